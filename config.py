@@ -1,0 +1,191 @@
+"""Configuration classes, read from the environment.
+
+Each class takes the environment as a mapping so that tests build apps with
+the very settings names an operator uses (``create_app({"SMS_CODE_TTL": "5"})``)
+and derived values, such as the Celery broker, are always computed from the
+final settings rather than frozen at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it in one line."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings shared by every environment, with the contract's defaults."""
+
+    NAME = "base"
+    DEBUG = False
+    TESTING = False
+    DEFAULT_SECRET_KEY: str | None = "dev-only-not-secret"
+    DEFAULT_SMS_PROVIDER = "console"
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.SECRET_KEY = env.get("SECRET_KEY") or self.DEFAULT_SECRET_KEY
+        self.REDIS_URL = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+        # Seconds for connecting to and talking with Redis: a request must
+        # answer 503 quickly instead of hanging when Redis is away.
+        self.REDIS_SOCKET_TIMEOUT = float(env.get("REDIS_SOCKET_TIMEOUT") or 1.0)
+
+        self.SMS_PROVIDER = (env.get("SMS_PROVIDER") or self.DEFAULT_SMS_PROVIDER).lower()
+        self.SMS_ALLOW_CONSOLE = _bool(env, "SMS_ALLOW_CONSOLE")
+        self.RONGLIAN_ACC_ID = env.get("RONGLIAN_ACC_ID") or None
+        self.RONGLIAN_ACC_TOKEN = env.get("RONGLIAN_ACC_TOKEN") or None
+        self.RONGLIAN_APP_ID = env.get("RONGLIAN_APP_ID") or None
+        self.RONGLIAN_TEMPLATE_ID = env.get("RONGLIAN_TEMPLATE_ID") or "1"
+        self.RONGLIAN_BASE_URL = (
+            env.get("RONGLIAN_BASE_URL") or "https://app.cloopen.com:8883"
+        ).rstrip("/")
+
+        self.SMS_CODE_TTL = _int(env, "SMS_CODE_TTL", 300, minimum=1)
+        self.SMS_SEND_INTERVAL = _int(env, "SMS_SEND_INTERVAL", 60, minimum=1)
+        self.SMS_VERIFY_MAX_ATTEMPTS = _int(env, "SMS_VERIFY_MAX_ATTEMPTS", 5, minimum=1)
+        self.SMS_DAILY_LIMIT = _int(env, "SMS_DAILY_LIMIT", 5, minimum=1)
+        self.RATELIMIT_SMS_PER_IP = env.get("RATELIMIT_SMS_PER_IP") or "5 per minute;30 per hour"
+        self.TRUSTED_PROXY_COUNT = _int(env, "TRUSTED_PROXY_COUNT", 0)
+
+        self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
+        self.CELERY = self._celery(env)
+
+    def _celery(self, env: Mapping[str, str]) -> dict[str, Any]:
+        """Celery's own (lower-case) settings, loaded by ``celery_init_app``."""
+        broker_url = env.get("CELERY_BROKER_URL") or self.REDIS_URL
+        timeout = self.REDIS_SOCKET_TIMEOUT
+        # The visibility timeout is how long an unacknowledged send waits on
+        # a Redis broker before it is handed to another worker when its
+        # worker died. It must be longer than any single send (the SDK's
+        # timeout is 2 s + 5 s) and short against the code's TTL, so that a
+        # redelivered send still arrives while the code is valid.
+        visibility = _int(env, "CELERY_VISIBILITY_TIMEOUT", 60, minimum=10)
+        transport: dict[str, Any] = {}
+        if urlsplit(broker_url).scheme in {"redis", "rediss", "sentinel"}:
+            transport = {
+                "visibility_timeout": visibility,
+                # Above kombu's 1 s BRPOP, so an idle consumer is not cut off.
+                "socket_timeout": timeout + 2,
+                "socket_connect_timeout": timeout,
+                "retry_on_timeout": False,
+            }
+        return {
+            "broker_url": broker_url,
+            "result_backend": env.get("CELERY_RESULT_BACKEND") or self.REDIS_URL,
+            "task_default_queue": env.get("CELERY_TASK_DEFAULT_QUEUE") or "celery",
+            # JSON only: a pickle message is remote code execution.
+            "accept_content": ["json"],
+            "task_serializer": "json",
+            "result_serializer": "json",
+            "result_accept_content": ["json"],
+            # At-least-once: a send is acknowledged after it ran, and put
+            # back when the process running it dies.
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "task_time_limit": 30,
+            "task_soft_time_limit": 20,
+            "worker_max_tasks_per_child": 1000,
+            "timezone": "Asia/Shanghai",
+            "enable_utc": True,
+            "broker_connection_retry_on_startup": True,
+            "broker_connection_timeout": timeout,
+            "broker_transport_options": transport,
+            "result_backend_transport_options": {"retry_policy": {"max_retries": 1}},
+            "redis_socket_timeout": timeout,
+            "redis_socket_connect_timeout": timeout,
+            # Publishing from a web request: give up fast so the view can
+            # answer 503 instead of holding the client.
+            "task_publish_retry_policy": {
+                "max_retries": 1,
+                "interval_start": 0,
+                "interval_step": 0.2,
+                "interval_max": 0.2,
+            },
+            "result_expires": 3600,
+            "worker_send_task_events": False,
+        }
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work; raise ConfigError naming them."""
+        if self.SMS_PROVIDER not in {"console", "ronglian"}:
+            raise ConfigError(
+                f"SMS_PROVIDER must be 'ronglian' or 'console', got {self.SMS_PROVIDER!r}"
+            )
+        if self.SMS_PROVIDER == "ronglian":
+            missing = [
+                name
+                for name in ("RONGLIAN_ACC_ID", "RONGLIAN_ACC_TOKEN", "RONGLIAN_APP_ID")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ConfigError(f"SMS_PROVIDER=ronglian needs {', '.join(missing)} to be set")
+
+
+class DevelopmentConfig(Config):
+    NAME = "development"
+    DEBUG = False  # the reloader and debugger are not wanted under gunicorn
+
+
+class TestingConfig(Config):
+    NAME = "testing"
+    TESTING = True
+    DEFAULT_SECRET_KEY = "testing-not-secret"
+
+
+class ProductionConfig(Config):
+    NAME = "production"
+    DEFAULT_SECRET_KEY = None
+    DEFAULT_SMS_PROVIDER = "ronglian"
+
+    def validate(self) -> None:
+        if not self.SECRET_KEY:
+            raise ConfigError("SECRET_KEY must be set when APP_CONFIG=production")
+        super().validate()
+        if self.SMS_PROVIDER == "console" and not self.SMS_ALLOW_CONSOLE:
+            raise ConfigError(
+                "SMS_PROVIDER=console prints codes and is refused when "
+                "APP_CONFIG=production; set SMS_ALLOW_CONSOLE=1 to allow it"
+            )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    cls.NAME: cls for cls in (DevelopmentConfig, TestingConfig, ProductionConfig)
+}
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Build and validate the configuration named by ``APP_CONFIG``."""
+    env = os.environ if env is None else env
+    name = (env.get("APP_CONFIG") or "development").lower()
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"APP_CONFIG must be one of {', '.join(CONFIGS)}, got {name!r}") from None
+    config = cls(env)
+    config.validate()
+    return config

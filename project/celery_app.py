@@ -1,0 +1,26 @@
+"""Celery bound to the Flask app: every task runs inside ``app.app_context()``.
+
+The pattern of Flask's own ``examples/celery``: one function builds the
+Celery app from ``app.config["CELERY"]`` and keeps it in
+``app.extensions["celery"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app

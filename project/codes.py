@@ -1,0 +1,124 @@
+"""Issuing and verifying codes: the service rules, with no HTTP in sight.
+
+Host applications call ``issue_code`` and ``verify_code`` directly; the
+blueprint and the CLI are thin callers of the same two functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .mobile import mask_mobile, validate_mobile
+from .redis_store import get_store
+from .tasks import enqueue_send
+
+logger = logging.getLogger(__name__)
+
+CODE_DIGITS = 6
+
+
+class Cooldown(Exception):
+    """A code was sent to this mobile moments ago."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class WrongCode(Exception):
+    """The code does not match; ``attempts_left`` more guesses are allowed."""
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(f"{attempts_left} attempts left")
+        self.attempts_left = attempts_left
+
+
+class NoCode(Exception):
+    """No live code: never sent, expired, used or burned."""
+
+
+class MalformedCode(ValueError):
+    """The guess is not a code at all (not six ASCII digits); it costs no attempt."""
+
+    def __init__(self) -> None:
+        super().__init__(f"code must be {CODE_DIGITS} digits")
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a caller may tell the user after a code was issued."""
+
+    interval: int
+    expires_in: int
+
+
+def code_digest(mobile: str, code: str) -> str:
+    """HMAC of mobile and code keyed by SECRET_KEY: what Redis holds instead of the code."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{mobile}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def issue_code(mobile: str) -> Issued:
+    """Store a fresh code for ``mobile`` and enqueue its SMS.
+
+    Raises InvalidMobile, Cooldown, or the Redis/Kombu error that made the
+    service unavailable; in that last case no cooldown and no code remain.
+    """
+    validate_mobile(mobile)
+    config = current_app.config
+    ttl, interval = config["SMS_CODE_TTL"], config["SMS_SEND_INTERVAL"]
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    digest = code_digest(mobile, code)
+    token = secrets.token_hex(8)
+    store = get_store()
+
+    left = store.claim(mobile, token, digest, interval, ttl)
+    if left:
+        raise Cooldown(left)
+    try:
+        enqueue_send(
+            config["RONGLIAN_TEMPLATE_ID"],
+            mobile,
+            [code, str(math.ceil(ttl / 60))],
+            expires=ttl,
+        )
+    except Exception:
+        logger.warning("could not enqueue the SMS to %s; undoing its cooldown", mask_mobile(mobile))
+        try:
+            store.release(mobile, token, digest)
+        except Exception:
+            logger.exception("could not undo the cooldown of %s", mask_mobile(mobile))
+        raise
+    logger.info("code issued to %s", mask_mobile(mobile))
+    return Issued(interval=interval, expires_in=ttl)
+
+
+def verify_code(mobile: str, code: str) -> None:
+    """Accept ``code`` for ``mobile`` once, or raise NoCode / WrongCode."""
+    validate_mobile(mobile)
+    if not (
+        isinstance(code, str) and len(code) == CODE_DIGITS and code.isascii() and code.isdigit()
+    ):
+        raise MalformedCode()
+    store = get_store()
+    stored = store.current_digest(mobile)
+    if stored is None:
+        raise NoCode()
+    if hmac.compare_digest(stored, code_digest(mobile, code)):
+        if store.consume(mobile, stored):
+            logger.info("code verified for %s", mask_mobile(mobile))
+            return
+        raise NoCode()
+    left = store.wrong_guess(mobile, stored, current_app.config["SMS_VERIFY_MAX_ATTEMPTS"])
+    if left < 0:
+        raise NoCode()
+    if left == 0:
+        logger.info("code for %s burned after too many wrong guesses", mask_mobile(mobile))
+    raise WrongCode(left)

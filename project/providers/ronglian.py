@@ -1,0 +1,66 @@
+"""RongLian Cloud (容联云) through the official ``ronglian-sms-sdk``.
+
+The SDK prints its signing input (which holds the account token), the
+request body (which holds the code) and the response to stdout, and prints
+tracebacks to stderr. Under a Celery worker stdout becomes log lines, so
+those prints are silenced here by shadowing ``print`` and ``traceback`` in
+the SDK's module globals: unlike ``redirect_stdout`` this is not
+process-global state, so it is safe under the threads and gevent pools.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ronglian_sms_sdk import SmsSDK
+
+from . import SendResult
+
+logger = logging.getLogger(__name__)
+
+NETWORK_ERROR = "172001"
+BAD_RESPONSE = "172003"
+
+_last_error = threading.local()
+
+
+class _QuietTraceback:
+    """Stands in for ``traceback`` in the SDK: keeps the error's type, prints nothing."""
+
+    @staticmethod
+    def print_exc(*args: Any, **kwargs: Any) -> None:
+        _last_error.name = type(sys.exc_info()[1]).__name__
+
+
+def _silence_sdk() -> None:
+    module = importlib.import_module("ronglian_sms_sdk.SmsSDK")
+    module.print = lambda *args, **kwargs: None
+    module.traceback = _QuietTraceback
+
+
+_silence_sdk()
+
+
+class RongLianProvider:
+    def __init__(self, acc_id: str, acc_token: str, app_id: str, base_url: str) -> None:
+        self._sdk = SmsSDK(acc_id, acc_token, app_id)
+        self._sdk.url = base_url  # a class attribute in the SDK; this redirects one instance
+
+    def send(self, tid: str, mobile: str, datas: Sequence[str]) -> SendResult:
+        _last_error.name = None
+        raw = self._sdk.sendMessage(tid, mobile, tuple(datas))
+        try:
+            answer = json.loads(raw)
+            status = str(answer["statusCode"])
+        except (ValueError, KeyError, TypeError):
+            return SendResult(BAD_RESPONSE, "unreadable response")
+        message = str(answer.get("statusMsg") or "")
+        if status == NETWORK_ERROR and _last_error.name:
+            message = f"network error ({_last_error.name})"
+        return SendResult(status, message)

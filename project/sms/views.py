@@ -1,0 +1,60 @@
+"""Routes that turn HTTP into calls of ``project.codes`` and back."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from ..codes import Cooldown, MalformedCode, NoCode, WrongCode, issue_code, verify_code
+from ..errors import error_response
+from ..mobile import InvalidMobile
+from . import bp
+
+
+def _invalid_mobile() -> Response:
+    return error_response(400, "invalid_mobile", "mobile must be 11 digits starting with 13-19")
+
+
+def _submitted_code() -> object:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return body.get("code") if isinstance(body, dict) else None
+    return request.form.get("code")
+
+
+@bp.route("/<mobile>", methods=["GET", "POST"])
+def send_code(mobile: str) -> Response | dict:
+    """Issue a code (获取验证码) and enqueue its SMS."""
+    try:
+        issued = issue_code(mobile)
+    except InvalidMobile:
+        return _invalid_mobile()
+    except Cooldown as exc:
+        response = error_response(
+            429,
+            "cooldown",
+            "a code was sent moments ago; wait before asking again",
+            interval=exc.retry_after,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    return {"errmsg": "OK", "interval": issued.interval, "expires_in": issued.expires_in}
+
+
+@bp.route("/<mobile>/verify", methods=["POST"])
+def verify(mobile: str) -> Response | dict:
+    """Check a code once; JSON ``{"code": "..."}`` or form data."""
+    try:
+        verify_code(mobile, _submitted_code())
+    except InvalidMobile:
+        return _invalid_mobile()
+    except MalformedCode:
+        return error_response(
+            400, "invalid_request", 'send {"code": "<6 digits>"} as JSON or form data'
+        )
+    except WrongCode as exc:
+        return error_response(
+            400, "wrong_code", "the code is wrong", attempts_left=exc.attempts_left
+        )
+    except NoCode:
+        return error_response(400, "no_code", "no valid code for this mobile; ask for a new one")
+    return {"errmsg": "OK"}

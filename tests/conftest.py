@@ -1,0 +1,128 @@
+"""Fixtures: a private redis-server, the RongLian simulator, apps built by the factory.
+
+Nothing here fakes Redis or Celery: in-process tests talk to a real
+redis-server started for this session, and process tests start real
+gunicorn and Celery workers against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from project import create_app
+from tools.redis_server import RedisServer, free_port
+from tools.ronglian_sim import RongLianSimulator
+from tools.services import Service, celery_worker, gunicorn
+
+ACC_ID = "8aaf0708test0acc0id00000000000001"
+ACC_TOKEN = "f0e1d2c3b4a5secret0token00000001"
+APP_ID = "8aaf0708test0app0id00000000000001"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A clean database on the session's private Redis."""
+    if redis_server.process is None:  # a test stopped it
+        redis_server.start()
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[RongLianSimulator]:
+    sim = RongLianSimulator(ACC_ID, ACC_TOKEN, APP_ID).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim(simulator: RongLianSimulator) -> RongLianSimulator:
+    simulator.reset()
+    return simulator
+
+
+@pytest.fixture
+def settings(redis_url: str, sim: RongLianSimulator) -> dict[str, str]:
+    """Environment-style settings for the app and every process a test starts."""
+    return {
+        "APP_CONFIG": "testing",
+        "REDIS_URL": redis_url,
+        "SMS_PROVIDER": "ronglian",
+        "RONGLIAN_ACC_ID": ACC_ID,
+        "RONGLIAN_ACC_TOKEN": ACC_TOKEN,
+        "RONGLIAN_APP_ID": APP_ID,
+        "RONGLIAN_BASE_URL": sim.url,
+    }
+
+
+@pytest.fixture
+def app(settings: dict[str, str]) -> Flask:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[list[Service]]:
+    """Every process a test started; all stopped at the end, whatever happened."""
+    started: list[Service] = []
+    yield started
+    for service in reversed(started):
+        service.stop()
+
+
+@pytest.fixture
+def start_web(
+    services: list[Service], settings: dict[str, str], tmp_path: Path
+) -> Callable[..., str]:
+    """Start gunicorn serving wsgi:app; returns its base URL."""
+
+    def start(env: dict[str, str] | None = None, **options: object) -> str:
+        port = free_port()
+        web = gunicorn({**settings, **(env or {})}, port, tmp_path, **options).start()
+        services.append(web)
+        web.wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        return f"http://127.0.0.1:{port}"
+
+    return start
+
+
+@pytest.fixture
+def start_worker(
+    services: list[Service], settings: dict[str, str], tmp_path: Path
+) -> Callable[..., Service]:
+    """Start ``celery -A celery_worker.celery worker`` and wait until it is ready."""
+
+    def start(env: dict[str, str] | None = None, **options: object) -> Service:
+        worker = celery_worker({**settings, **(env or {})}, tmp_path, **options).start()
+        services.append(worker)
+        worker.wait_for_output(" ready.")
+        return worker
+
+    return start
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()

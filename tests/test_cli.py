@@ -1,0 +1,35 @@
+"""`flask sms send` and the `flask shell` context."""
+
+from __future__ import annotations
+
+from project.cli import shell_context
+
+
+def test_sms_send_issues_a_code_like_the_endpoint(runner, redis_url):
+    result = runner.invoke(args=["sms", "send", "13812345678"])
+
+    assert result.exit_code == 0, result.output
+    assert "code issued to 138****5678" in result.output
+    assert "13812345678" not in result.output
+
+
+def test_sms_send_reports_the_cooldown_and_bad_numbers(runner, redis_url):
+    runner.invoke(args=["sms", "send", "13812345678"])
+
+    again = runner.invoke(args=["sms", "send", "13812345678"])
+    assert again.exit_code == 1
+    assert "cooldown: retry in" in again.output
+
+    bad = runner.invoke(args=["sms", "send", "12345"])
+    assert bad.exit_code == 2
+    assert "mobile must be 11 digits" in bad.output
+
+
+def test_shell_context_holds_what_send_sms_delay_needs(app):
+    with app.app_context():
+        context = shell_context()
+
+    assert set(context) == {"app", "celery", "redis", "send_sms"}
+    assert context["app"] is app
+    assert context["redis"].ping()
+    assert context["send_sms"].name == "send_sms"

@@ -1,0 +1,112 @@
+"""Across real processes: gunicorn, Celery workers, a private Redis, the simulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ACC_TOKEN
+
+MOBILE = "13812345678"
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_a_post_sends_exactly_one_correctly_signed_sms(start_web, start_worker, sim, pool):
+    start_worker(pool=pool)
+    web = start_web()
+
+    answer = requests.post(f"{web}/users/sms/{MOBILE}", timeout=5)
+
+    assert answer.status_code == 200
+    assert answer.json() == {"errmsg": "OK", "interval": 60, "expires_in": 300}
+    [sms] = sim.wait_for(1)
+    assert sms["to"] == MOBILE
+    assert sms["templateId"] == "1"
+    code, minutes = sms["datas"]
+    assert len(code) == 6 and code.isdigit()
+    assert minutes == "5"
+    time.sleep(0.5)
+    assert len(sim.requests()) == 1
+
+
+def test_fifty_concurrent_posts_for_one_mobile_send_one_sms(start_web, start_worker, sim):
+    start_worker(pool="threads", concurrency=4)
+    web = start_web(workers=2, threads=8)
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(
+            pool.map(lambda _: requests.post(f"{web}/users/sms/{MOBILE}", timeout=10), range(50))
+        )
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [429] * 49
+    refused = [a for a in answers if a.status_code == 429]
+    assert all(a.json()["error"] == "cooldown" for a in refused)
+    assert all(1 <= int(a.headers["Retry-After"]) <= 60 for a in refused)
+    sim.wait_for(1)
+    time.sleep(1)
+    assert len(sim.requests()) == 1
+
+
+def test_no_secret_reaches_any_output_of_web_or_worker(start_web, start_worker, sim, services):
+    start_worker(pool="threads")
+    web = start_web(extra=["--access-logfile", "-", "--log-level", "debug"])
+
+    assert requests.post(f"{web}/users/sms/{MOBILE}", timeout=5).status_code == 200
+    assert requests.post(f"{web}/users/sms/{MOBILE}", timeout=5).status_code == 429
+    [sms] = sim.wait_for(1)
+    code = sms["datas"][0]
+    time.sleep(0.5)
+
+    for service in services:
+        text = service.output()
+        assert "138****5678" in text, service.name  # the lines are there, masked
+        for secret in (ACC_TOKEN, code, MOBILE):
+            assert secret not in text, f"{secret!r} leaked into {service.name}"
+
+
+def test_with_redis_stopped_the_endpoint_answers_503_fast_and_recovers(
+    start_web, start_worker, redis_server, sim
+):
+    start_worker(pool="threads")
+    web = start_web()
+    redis_server.stop()
+    try:
+        started = time.monotonic()
+        answer = requests.post(f"{web}/users/sms/{MOBILE}", timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        redis_server.start()
+
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "unavailable"
+    assert elapsed < 3, "a client must not be held while Redis is away"
+    answer = requests.post(f"{web}/users/sms/{MOBILE}", timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert len(sim.wait_for(1, timeout=30)) == 1
+
+
+def test_send_sms_delay_typed_in_flask_shell_sends_that_sms(start_worker, sim, settings):
+    start_worker(pool="threads")
+    flask = Path(sys.executable).parent / "flask"
+    typed = "send_sms.delay('1', '13912345678', ['654321', '5'])\n"
+
+    shell = subprocess.run(
+        [str(flask), "--app", "wsgi", "shell"],
+        input=typed,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **settings},
+    )
+
+    assert shell.returncode == 0, shell.stderr
+    [sms] = sim.wait_for(1)
+    assert (sms["to"], sms["datas"]) == ("13912345678", ["654321", "5"])

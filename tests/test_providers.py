@@ -1,0 +1,79 @@
+"""The providers against the RongLian simulator: protocol, statuses, silence."""
+
+from __future__ import annotations
+
+import pytest
+
+from project.providers.console import ConsoleProvider
+from project.providers.ronglian import RongLianProvider
+from tests.conftest import ACC_ID, ACC_TOKEN, APP_ID
+
+MOBILE = "13812345678"
+
+
+@pytest.fixture
+def provider(sim):
+    return RongLianProvider(ACC_ID, ACC_TOKEN, APP_ID, sim.url)
+
+
+def test_send_reaches_the_simulator_correctly_signed(provider, sim):
+    result = provider.send("1", MOBILE, ["123456", "5"])
+
+    assert result.ok
+    [request] = sim.requests()
+    assert request == {
+        **request,
+        "to": MOBILE,
+        "appId": APP_ID,
+        "templateId": "1",
+        "datas": ["123456", "5"],
+        "status": "000000",
+    }
+
+
+def test_a_wrong_token_is_refused_by_the_signature_check(sim):
+    result = RongLianProvider(ACC_ID, "not-the-token", APP_ID, sim.url).send(
+        "1", MOBILE, ["1", "5"]
+    )
+
+    assert not result.ok
+    assert result.status_code == "111109"
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [({"status": "160042"}, "160042"), ({"http": 500}, "500"), ({"drop": True}, "172001")],
+)
+def test_failures_come_back_as_status_codes(provider, sim, answer, status):
+    sim.script(answer)
+
+    result = provider.send("1", MOBILE, ["123456", "5"])
+
+    assert (result.ok, result.status_code) == (False, status)
+
+
+def test_unreachable_provider_is_a_network_error_naming_its_cause(unused_port):
+    provider = RongLianProvider(ACC_ID, ACC_TOKEN, APP_ID, f"http://127.0.0.1:{unused_port}")
+
+    result = provider.send("1", MOBILE, ["123456", "5"])
+
+    assert result.status_code == "172001"
+    assert "ConnectionError" in result.message
+
+
+def test_the_sdk_prints_nothing_at_all(provider, sim, capfd):
+    provider.send("1", MOBILE, ["123456", "5"])
+    sim.script({"drop": True})
+    provider.send("1", MOBILE, ["123456", "5"])
+
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+
+
+def test_console_provider_shows_the_code_with_a_masked_mobile(caplog):
+    caplog.set_level("INFO")
+
+    assert ConsoleProvider().send("1", MOBILE, ["123456", "5"]).ok
+
+    assert "SMS to 138****5678: code 123456 (valid 5 min)" in caplog.text
+    assert MOBILE not in caplog.text

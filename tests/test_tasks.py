@@ -1,0 +1,31 @@
+"""The send task: bound to the app context, silent about secrets."""
+
+from __future__ import annotations
+
+from project.tasks import send_sms
+
+MOBILE = "13812345678"
+
+
+def test_the_task_runs_in_the_app_context_and_reaches_the_provider(app, sim):
+    celery = app.extensions["celery"]
+    task = celery.tasks["send_sms"]
+
+    task.apply(("1", MOBILE, ["123456", "5"]))  # FlaskTask pushes the app context itself
+
+    [sms] = sim.requests()
+    assert (sms["to"], sms["datas"], sms["status"]) == (MOBILE, ["123456", "5"], "000000")
+
+
+def test_a_failed_send_is_logged_with_status_and_masked_mobile(app, sim, caplog):
+    sim.script({"status": "160042"})
+
+    app.extensions["celery"].tasks["send_sms"].apply(("1", MOBILE, ["123456", "5"]))
+
+    assert "138****5678" in caplog.text and "160042" in caplog.text
+    assert MOBILE not in caplog.text and "123456" not in caplog.text
+
+
+def test_the_shared_task_is_registered_under_its_contract_name(app):
+    assert send_sms.name == "send_sms"
+    assert "send_sms" in app.extensions["celery"].tasks

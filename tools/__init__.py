@@ -1,0 +1,1 @@
+"""Development, test and benchmark tooling; not part of the deployed app."""

@@ -1,0 +1,5 @@
+"""The WSGI entry point: ``gunicorn wsgi:app``."""
+
+from project import create_app
+
+app = create_app()

@@ -69,6 +69,7 @@ class Config:
         self.SMS_VERIFY_MAX_ATTEMPTS = _int(env, "SMS_VERIFY_MAX_ATTEMPTS", 5, minimum=1)
         self.SMS_DAILY_LIMIT = _int(env, "SMS_DAILY_LIMIT", 5, minimum=1)
         self.RATELIMIT_SMS_PER_IP = env.get("RATELIMIT_SMS_PER_IP") or "5 per minute;30 per hour"
+        self.RATELIMIT_VERIFY_PER_IP = env.get("RATELIMIT_VERIFY_PER_IP") or "20 per minute"
         self.TRUSTED_PROXY_COUNT = _int(env, "TRUSTED_PROXY_COUNT", 0)
 
         self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()

@@ -5,10 +5,19 @@ Command-line flags and ``GUNICORN_CMD_ARGS`` still win over this file.
 
 import multiprocessing
 import os
+import sys
 
 from gunicorn.glogging import Logger
 
+from config import ConfigError, load_config
 from project.logs import RedactFilter
+
+# Refuse a bad configuration in the master, with one line, before any worker
+# boots (a worker that fails to boot prints a traceback per attempt).
+try:
+    load_config()
+except ConfigError as exc:
+    sys.exit(f"configuration error: {exc}")
 
 
 def _env_int(name: str, default: int) -> int:

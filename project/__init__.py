@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import load_config
 
-from . import cli, errors, providers, redis_store
+from . import cli, errors, providers, ratelimit, redis_store
 from .celery_app import celery_init_app
 from .logs import configure_logging
 
@@ -31,13 +31,15 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     providers.init_app(app)
     celery_init_app(app)
     errors.init_app(app)
+    ratelimit.init_app(app)
     cli.init_app(app)
     register_blueprints(app)
     return app
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import health, sms
+    from . import health, openapi, sms
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(sms.bp)

@@ -17,6 +17,7 @@ from flask import current_app
 
 from .mobile import mask_mobile, validate_mobile
 from .redis_store import get_store
+from .sealing import seal
 from .tasks import enqueue_send
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def issue_code(mobile: str) -> Issued:
         enqueue_send(
             config["RONGLIAN_TEMPLATE_ID"],
             mobile,
-            [code, str(math.ceil(ttl / 60))],
+            [seal(code), str(math.ceil(ttl / 60))],
             expires=ttl,
         )
     except Exception:

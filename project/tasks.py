@@ -11,6 +11,7 @@ from flask import current_app
 
 from .mobile import mask_mobile
 from .providers import get_provider
+from .sealing import SealBroken, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,12 @@ TASK_NAME = "send_sms"
 def send_sms(self: Any, tid: str, mobile: str, datas: list[str]) -> None:
     """Send one template SMS; runs in the Flask app context (FlaskTask)."""
     masked = mask_mobile(mobile)
-    result = get_provider().send(str(tid), mobile, [str(d) for d in datas])
+    try:
+        datas = [unseal(str(d)) for d in datas]
+    except SealBroken as exc:
+        logger.error("SMS to %s not sent [%s]: %s", masked, self.request.id, exc)
+        return
+    result = get_provider().send(str(tid), mobile, datas)
     if result.ok:
         logger.info("SMS sent to %s [%s]", masked, self.request.id)
     else:

@@ -11,12 +11,13 @@ import redis
 
 from project.codes import Cooldown, code_digest, issue_code
 from project.mobile import InvalidMobile
+from project.sealing import unseal
 
 MOBILE = "13812345678"
 
 
 def queued_sends(redis_url: str) -> list[dict]:
-    """The send messages waiting in the broker's default queue, decoded."""
+    """The send messages waiting in the broker's default queue, decoded (still sealed)."""
     client = redis.Redis.from_url(redis_url)
     messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
     for message in messages:
@@ -31,10 +32,12 @@ def test_issue_enqueues_the_send_with_the_code_and_its_expiry(app, redis_url):
     assert (issued.interval, issued.expires_in) == (60, 300)
     [message] = queued_sends(redis_url)
     assert message["headers"]["task"] == "send_sms"
-    tid, mobile, (code, minutes) = message["args"]
+    tid, mobile, (sealed, minutes) = message["args"]
     assert (tid, mobile, minutes) == ("1", MOBILE, "5")
     assert message["headers"]["expires"] is not None
     with app.app_context():
+        code = unseal(sealed)
+        assert len(code) == 6 and code.isdigit() and code not in sealed
         stored = redis.Redis.from_url(redis_url).get(f"sms:code:{MOBILE}").decode()
         assert stored == code_digest(MOBILE, code)
 
@@ -44,7 +47,8 @@ def test_the_published_message_shows_monitors_no_code_and_no_mobile(app, redis_u
         issue_code(MOBILE)
 
     [message] = queued_sends(redis_url)
-    code = message["args"][2][0]
+    with app.app_context():
+        code = unseal(message["args"][2][0])
     assert MOBILE not in message["headers"]["argsrepr"]
     assert code not in message["headers"]["argsrepr"]
     assert "138****5678" in message["headers"]["argsrepr"]

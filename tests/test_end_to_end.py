@@ -56,7 +56,9 @@ def test_fifty_concurrent_posts_for_one_mobile_send_one_sms(start_web, start_wor
 
 
 @pytest.mark.parametrize("pool", ["prefork", "threads", "gevent"])
-def test_no_secret_reaches_any_output_of_web_or_worker(start_web, start_worker, sim, services, pool):
+def test_no_secret_reaches_any_output_of_web_or_worker(
+    start_web, start_worker, sim, services, pool
+):
     start_worker(pool=pool)
     web = start_web(extra=["--access-logfile", "-", "--log-level", "debug"])
 

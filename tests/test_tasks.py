@@ -29,3 +29,17 @@ def test_a_failed_send_is_logged_with_status_and_masked_mobile(app, sim, caplog)
 def test_the_shared_task_is_registered_under_its_contract_name(app):
     assert send_sms.name == "send_sms"
     assert "send_sms" in app.extensions["celery"].tasks
+
+
+def test_a_code_sealed_under_another_secret_key_is_not_sent(app, settings, sim, caplog):
+    from project import create_app
+    from project.sealing import seal
+
+    other = create_app({**settings, "SECRET_KEY": "another-key"})
+    with other.app_context():
+        sealed = seal("123456")
+
+    app.extensions["celery"].tasks["send_sms"].apply(("1", MOBILE, [sealed, "5"]))
+
+    assert sim.requests() == []
+    assert "SECRET_KEY" in caplog.text

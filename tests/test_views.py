@@ -94,7 +94,7 @@ def test_broker_down_leaves_no_cooldown_and_no_code(settings, redis_url, unused_
 
     assert answer.status_code == 503
     assert answer.json["error"] == "unavailable"
-    assert redis.Redis.from_url(redis_url).keys("*") == []
+    assert redis.Redis.from_url(redis_url).keys("sms:*") == []
 
 
 def test_health_and_readiness(client, settings, unused_port):

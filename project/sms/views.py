@@ -7,6 +7,7 @@ from flask import Response, request
 from ..codes import Cooldown, MalformedCode, NoCode, WrongCode, issue_code, verify_code
 from ..errors import error_response
 from ..mobile import InvalidMobile
+from ..ratelimit import daily_per_mobile, issued, limiter, mobile_in_path, sms_per_ip, verify_per_ip
 from . import bp
 
 
@@ -22,6 +23,14 @@ def _submitted_code() -> object:
 
 
 @bp.route("/<mobile>", methods=["GET", "POST"])
+@limiter.limit(sms_per_ip, error_message="too many requests from this address")
+@limiter.limit(
+    daily_per_mobile,
+    key_func=mobile_in_path,
+    deduct_when=issued,
+    scope="sms-daily",
+    error_message="daily limit of codes for this mobile reached",
+)
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
     try:
@@ -41,6 +50,7 @@ def send_code(mobile: str) -> Response | dict:
 
 
 @bp.route("/<mobile>/verify", methods=["POST"])
+@limiter.limit(verify_per_ip, error_message="too many verification attempts from this address")
 def verify(mobile: str) -> Response | dict:
     """Check a code once; JSON ``{"code": "..."}`` or form data."""
     try:

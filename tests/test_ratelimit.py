@@ -1,0 +1,126 @@
+"""Flask-Limiter: per-IP limits, the per-mobile daily cap, proxies, failing closed."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+import redis
+
+from project import create_app
+from project.ratelimit import limiter
+
+
+def mobiles(count: int) -> list[str]:
+    return [f"1380000{n:04d}" for n in range(count)]
+
+
+@pytest.fixture
+def limited(settings):
+    """An app with the contract's default limits."""
+
+    def build(**overrides: str):
+        base = {
+            **settings,
+            "RATELIMIT_SMS_PER_IP": "5 per minute;30 per hour",
+            "SMS_DAILY_LIMIT": "5",
+        }
+        return create_app({**base, **overrides}).test_client()
+
+    return build
+
+
+def test_the_sixth_send_in_a_minute_from_one_address_is_rate_limited(limited):
+    client = limited()
+
+    statuses = [client.post(f"/users/sms/{m}").status_code for m in mobiles(5)]
+    sixth = client.post("/users/sms/13900000000")
+
+    assert statuses == [200] * 5
+    assert sixth.status_code == 429
+    assert sixth.json["error"] == "rate_limited"
+    assert 1 <= sixth.json["interval"] <= 60
+    assert sixth.headers["Retry-After"] == str(sixth.json["interval"])
+    assert sixth.headers["X-RateLimit-Limit"] == "5"
+    assert sixth.headers["X-RateLimit-Remaining"] == "0"
+    assert int(sixth.headers["X-RateLimit-Reset"]) > time.time()
+
+
+def random_ip() -> str:
+    return ".".join(str(random.randint(1, 254)) for _ in range(4))
+
+
+def test_forged_forwarded_for_headers_do_not_escape_the_limit(limited):
+    client = limited(TRUSTED_PROXY_COUNT="0")
+
+    answers = [
+        client.post(f"/users/sms/{m}", headers={"X-Forwarded-For": random_ip()}) for m in mobiles(6)
+    ]
+
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+
+
+def test_behind_one_trusted_proxy_the_forwarded_address_is_counted(limited):
+    client = limited(TRUSTED_PROXY_COUNT="1")
+
+    spread = [
+        client.post(f"/users/sms/{m}", headers={"X-Forwarded-For": random_ip()}) for m in mobiles(6)
+    ]
+    one = [
+        client.post(f"/users/sms/{m}", headers={"X-Forwarded-For": "203.0.113.9"})
+        for m in mobiles(12)[6:]
+    ]
+
+    assert [a.status_code for a in spread] == [200] * 6
+    assert [a.status_code for a in one] == [200] * 5 + [429]
+
+
+def test_the_sixth_code_for_one_mobile_in_a_day_is_refused(limited):
+    client = limited(SMS_SEND_INTERVAL="1", RATELIMIT_SMS_PER_IP="100 per minute")
+    statuses = []
+    for _ in range(6):
+        answer = client.post("/users/sms/13812345678")
+        while answer.status_code == 429 and answer.json["error"] == "cooldown":
+            time.sleep(0.2)
+            answer = client.post("/users/sms/13812345678")
+        statuses.append((answer.status_code, answer.json.get("error")))
+
+    assert statuses == [(200, None)] * 5 + [(429, "rate_limited")]
+    assert "daily limit" in answer.json["errmsg"]
+
+
+def test_cooldown_refusals_do_not_use_up_the_daily_cap(limited, redis_url):
+    client = limited(RATELIMIT_SMS_PER_IP="100 per minute")
+    client.post("/users/sms/13812345678")
+    for _ in range(10):
+        assert client.post("/users/sms/13812345678").json["error"] == "cooldown"
+
+    redis.Redis.from_url(redis_url).delete("sms:cooldown:13812345678")
+
+    assert client.post("/users/sms/13812345678").status_code == 200
+
+
+def test_verify_is_limited_per_address(limited):
+    client = limited(RATELIMIT_VERIFY_PER_IP="3 per minute")
+
+    statuses = [
+        client.post("/users/sms/13812345678/verify", json={"code": "123456"}).status_code
+        for _ in range(4)
+    ]
+
+    assert statuses == [400, 400, 400, 429]
+
+
+def test_when_the_limit_store_fails_the_send_endpoint_fails_closed(limited, monkeypatch):
+    client = limited()
+
+    def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("limit store down")
+
+    monkeypatch.setattr(limiter.limiter, "hit", down)
+    monkeypatch.setattr(limiter.limiter, "test", down)
+
+    answer = client.post("/users/sms/13812345678")
+
+    assert (answer.status_code, answer.json["error"]) == (503, "unavailable")

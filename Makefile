@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev run test lint bench clean
+.PHONY: install install-dev system-packages run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,10 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+system-packages:
+	@tools/system_packages.sh
+
+test: lint system-packages
 	$(BIN)/python -m pytest
 
 bench: install-dev

@@ -31,6 +31,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be above 0, got {value}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -52,7 +65,7 @@ class Config:
         self.REDIS_URL = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
         # Seconds for connecting to and talking with Redis: a request must
         # answer 503 quickly instead of hanging when Redis is away.
-        self.REDIS_SOCKET_TIMEOUT = float(env.get("REDIS_SOCKET_TIMEOUT") or 1.0)
+        self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 1.0)
 
         self.SMS_PROVIDER = (env.get("SMS_PROVIDER") or self.DEFAULT_SMS_PROVIDER).lower()
         self.SMS_ALLOW_CONSOLE = _bool(env, "SMS_ALLOW_CONSOLE")
@@ -71,6 +84,13 @@ class Config:
         self.RATELIMIT_SMS_PER_IP = env.get("RATELIMIT_SMS_PER_IP") or "5 per minute;30 per hour"
         self.RATELIMIT_VERIFY_PER_IP = env.get("RATELIMIT_VERIFY_PER_IP") or "20 per minute"
         self.TRUSTED_PROXY_COUNT = _int(env, "TRUSTED_PROXY_COUNT", 0)
+        # Retries of transient send failures: exponential back-off with
+        # jitter from SMS_RETRY_BACKOFF seconds, each wait capped at
+        # SMS_RETRY_BACKOFF_MAX (below the broker's visibility timeout, so a
+        # waiting retry is never handed to a second worker).
+        self.SMS_RETRY_BACKOFF = _float(env, "SMS_RETRY_BACKOFF", 2.0)
+        self.SMS_RETRY_BACKOFF_MAX = _float(env, "SMS_RETRY_BACKOFF_MAX", 30.0)
+        self.SMS_MAX_RETRIES = _int(env, "SMS_MAX_RETRIES", 5)
 
         self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
         self.CELERY = self._celery(env)
@@ -84,11 +104,17 @@ class Config:
         # worker died. It must be longer than any single send (the SDK's
         # timeout is 2 s + 5 s) and short against the code's TTL, so that a
         # redelivered send still arrives while the code is valid.
-        visibility = _int(env, "CELERY_VISIBILITY_TIMEOUT", 60, minimum=10)
+        visibility = self.CELERY_VISIBILITY_TIMEOUT = _int(
+            env, "CELERY_VISIBILITY_TIMEOUT", 60, minimum=10
+        )
         transport: dict[str, Any] = {}
-        if urlsplit(broker_url).scheme in {"redis", "rediss", "sentinel"}:
+        if self._redis_broker(broker_url):
             transport = {
                 "visibility_timeout": visibility,
+                # Sweep for a dead worker's sends every 5 s (kombu's default
+                # sweep is 10 s x a throttle of 10).
+                "unacked_restore_interval": 5,
+                "unacked_restore_throttle": 1,
                 # Above kombu's 1 s BRPOP, so an idle consumer is not cut off.
                 "socket_timeout": timeout + 2,
                 "socket_connect_timeout": timeout,
@@ -131,8 +157,20 @@ class Config:
             "worker_send_task_events": False,
         }
 
+    @staticmethod
+    def _redis_broker(url: str) -> bool:
+        return urlsplit(url).scheme in {"redis", "rediss", "sentinel"}
+
     def validate(self) -> None:
         """Refuse settings that cannot work; raise ConfigError naming them."""
+        if (
+            self._redis_broker(self.CELERY["broker_url"])
+            and self.SMS_RETRY_BACKOFF_MAX >= self.CELERY_VISIBILITY_TIMEOUT
+        ):
+            raise ConfigError(
+                "SMS_RETRY_BACKOFF_MAX must be below CELERY_VISIBILITY_TIMEOUT, or a waiting "
+                "retry is handed to a second worker"
+            )
         if self.SMS_PROVIDER not in {"console", "ronglian"}:
             raise ConfigError(
                 f"SMS_PROVIDER must be 'ronglian' or 'console', got {self.SMS_PROVIDER!r}"

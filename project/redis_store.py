@@ -13,6 +13,7 @@ from redis.retry import Retry
 
 EXTENSION = "redis"
 STORE = "sms_code_store"
+LEDGER = "sms_send_ledger"
 
 
 def init_app(app: Flask) -> None:
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     )
     app.extensions[EXTENSION] = client
     app.extensions[STORE] = CodeStore(client)
+    app.extensions[LEDGER] = SendLedger(client)
 
 
 def get_redis(app: Flask | None = None) -> Redis:
@@ -42,6 +44,11 @@ def get_redis(app: Flask | None = None) -> Redis:
 def get_store(app: Flask | None = None) -> CodeStore:
     """The code store of ``app`` (default: the current app)."""
     return (app or current_app).extensions[STORE]
+
+
+def get_ledger(app: Flask | None = None) -> SendLedger:
+    """The send ledger of ``app`` (default: the current app)."""
+    return (app or current_app).extensions[LEDGER]
 
 
 # KEYS: cooldown, code, attempts. ARGV: claim token, interval, code digest, ttl.
@@ -95,6 +102,16 @@ end
 return left
 """
 
+# KEYS: sent mark, in-flight lock. ARGV: lock owner, lock seconds.
+# 'sent' if this send already went out, 'busy' if another delivery of the
+# same message is sending it now, else 'go' (and the lock is ours).
+BEGIN_SEND = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'sent' end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 'go' end
+if redis.call('GET', KEYS[2]) == ARGV[1] then return 'go' end
+return 'busy'
+"""
+
 
 class CodeStore:
     """The verification-code records of one Redis, one mobile at a time."""
@@ -134,3 +151,37 @@ class CodeStore:
     def wrong_guess(self, mobile: str, digest: str, max_attempts: int) -> int:
         """Count a wrong guess; attempts left (0 = burned, -1 = already gone)."""
         return int(self._wrong_guess(self._keys(mobile)[1:], [digest, max_attempts]))
+
+
+class SendLedger:
+    """Which sends went out, by task id: a redelivered message is not sent twice.
+
+    The mark outlives any redelivery (those come within the broker's
+    visibility timeout). The lock outlives one provider call (the SDK gives
+    up after 2 s + 5 s) and is released as soon as the call is over; when
+    its process died mid-send, the redelivered message waits for it to lapse.
+    """
+
+    SENT_TTL = 3600
+    LOCK_TTL = 10
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self._begin = client.register_script(BEGIN_SEND)
+
+    @staticmethod
+    def _keys(send_id: str) -> list[str]:
+        return [f"sms:sent:{send_id}", f"sms:sending:{send_id}"]
+
+    def begin(self, send_id: str, owner: str) -> str:
+        """'go', 'sent' or 'busy' (see BEGIN_SEND)."""
+        return self._begin(self._keys(send_id), [owner, self.LOCK_TTL]).decode()
+
+    def finish(self, send_id: str, sent: bool) -> None:
+        """Release the lock; remember the send if it went out."""
+        sent_key, lock_key = self._keys(send_id)
+        with self.client.pipeline() as pipe:
+            if sent:
+                pipe.set(sent_key, 1, ex=self.SENT_TTL)
+            pipe.delete(lock_key)
+            pipe.execute()

@@ -1,16 +1,28 @@
-"""The ``send_sms`` Celery task and the one way the web enqueues it."""
+"""The ``send_sms`` Celery task and the one way the web enqueues it.
+
+Delivery is at-least-once without double sends: the message is acknowledged
+after the task ran and requeued if its worker dies (``acks_late``,
+``reject_on_worker_lost``), and the send ledger in Redis remembers each send
+that went out, so a redelivered message does not send it again.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import shared_task
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, task_revoked
 from flask import current_app
 
+from .errors import UNAVAILABLE
 from .mobile import mask_mobile
 from .providers import get_provider
+from .providers.status import Action, classify
+from .redis_store import SendLedger, get_ledger
 from .sealing import SealBroken, unseal
 
 logger = logging.getLogger(__name__)
@@ -18,26 +30,93 @@ logger = logging.getLogger(__name__)
 TASK_NAME = "send_sms"
 
 
-@shared_task(name=TASK_NAME, bind=True, ignore_result=True)
+def backoff(retries: int) -> float:
+    """Exponential back-off with full jitter, capped below the visibility timeout."""
+    config = current_app.config
+    ceiling = min(config["SMS_RETRY_BACKOFF_MAX"], config["SMS_RETRY_BACKOFF"] * 2**retries)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _expires_at(request: Any) -> datetime | None:
+    expires = request.expires
+    if not expires:
+        return None
+    if isinstance(expires, str):
+        expires = datetime.fromisoformat(expires)
+    return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+
+
+@shared_task(name=TASK_NAME, bind=True, ignore_result=True, max_retries=None)
 def send_sms(self: Any, tid: str, mobile: str, datas: list[str]) -> None:
     """Send one template SMS; runs in the Flask app context (FlaskTask)."""
-    masked = mask_mobile(mobile)
+    send_id, masked = self.request.id, mask_mobile(mobile)
+    ledger = get_ledger()
     try:
-        datas = [unseal(str(d)) for d in datas]
-    except SealBroken as exc:
-        logger.error("SMS to %s not sent [%s]: %s", masked, self.request.id, exc)
+        state = ledger.begin(send_id, secrets.token_hex(8))
+    except UNAVAILABLE as exc:
+        # Without the ledger we cannot know whether this already went out.
+        raise self.retry(countdown=backoff(self.request.retries), exc=exc) from None
+    if state == "sent":
+        logger.info("SMS to %s [%s] already sent; redelivered message ignored", masked, send_id)
         return
-    result = get_provider().send(str(tid), mobile, datas)
-    if result.ok:
-        logger.info("SMS sent to %s [%s]", masked, self.request.id)
-    else:
+    if state == "busy":
+        logger.info("SMS to %s [%s] is being sent by another delivery", masked, send_id)
+        raise self.retry(countdown=SendLedger.LOCK_TTL / 4, max_retries=None)
+
+    try:
+        result = get_provider().send(str(tid), mobile, [unseal(str(d)) for d in datas])
+    except SealBroken as exc:
+        ledger.finish(send_id, sent=False)
+        logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
+        return
+    except BaseException:
+        ledger.finish(send_id, sent=False)
+        raise
+    verdict = classify(result.status_code)
+    ledger.finish(send_id, sent=verdict.action is Action.SENT)
+
+    if verdict.action is Action.SENT:
+        logger.info("SMS sent to %s [%s]", masked, send_id)
+        return
+    detail = f"statusCode {result.status_code} ({verdict.reason})"
+    if verdict.action is Action.RETRY:
+        _retry_or_give_up(self, masked, detail, verdict.max_retries)
+        return
+    logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)
+
+
+def _retry_or_give_up(task: Any, masked: str, detail: str, budget: int | None) -> None:
+    """Retry a transient failure, unless the budget is spent or the code expires first."""
+    request = task.request
+    limit = current_app.config["SMS_MAX_RETRIES"] if budget is None else budget
+    if request.retries >= limit:
         logger.error(
-            "SMS to %s failed [%s]: statusCode %s %s",
+            "SMS to %s [%s] failed after %d attempts: %s",
             masked,
-            self.request.id,
-            result.status_code,
-            result.message,
+            request.id,
+            request.retries + 1,
+            detail,
         )
+        return
+    countdown = backoff(request.retries)
+    expires = _expires_at(request)
+    if expires and datetime.now(UTC) + timedelta(seconds=countdown) >= expires:
+        logger.error(
+            "SMS to %s [%s] dropped: %s, and the code expires before a retry",
+            masked,
+            request.id,
+            detail,
+        )
+        return
+    logger.warning(
+        "SMS to %s [%s] attempt %d failed: %s; retrying in %.1f s",
+        masked,
+        request.id,
+        request.retries + 1,
+        detail,
+        countdown,
+    )
+    raise task.retry(countdown=countdown, max_retries=None)
 
 
 def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
@@ -62,3 +141,17 @@ def _mask_logged_args(
     except (TypeError, IndexError, KeyError):
         return
     headers["argsrepr"] = repr((tid, mask_mobile(mobile), "******"))
+
+
+@task_revoked.connect
+def _log_expired(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+    """Celery drops a send whose code expired while it waited; say so plainly."""
+    if not expired or getattr(sender, "name", None) != TASK_NAME:
+        return
+    try:
+        masked = mask_mobile(request.args[1])
+    except (AttributeError, IndexError, TypeError):
+        masked = "***"
+    logger.warning(
+        "SMS to %s [%s] dropped: its code expired before it was sent", masked, request.id
+    )

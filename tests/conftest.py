@@ -130,3 +130,26 @@ def start_worker(
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """RABBITMQ_URL if given, else a private rabbitmq-server; a loud skip if neither."""
+    import os
+    import warnings
+
+    from tools.rabbitmq_server import RabbitMQServer, rabbitmq_binary
+
+    if os.environ.get("RABBITMQ_URL"):
+        yield os.environ["RABBITMQ_URL"]
+        return
+    if rabbitmq_binary() is None:
+        reason = (
+            "RABBITMQ NOT AVAILABLE: no RABBITMQ_URL and no rabbitmq-server installed "
+            "(make test installs Debian's package when run as root); broker tests skipped"
+        )
+        warnings.warn(reason, stacklevel=1)
+        pytest.skip(reason)
+    server = RabbitMQServer().start()
+    yield server.url
+    server.cleanup()

@@ -9,7 +9,9 @@ request it received. The real SDK talks to it through ``RONGLIAN_BASE_URL``.
 Scripted answers (``script(...)``), used in order, then success again:
 ``{"status": "160042"}`` (HTTP 200 with that statusCode), ``{"http": 500}``,
 ``{"drop": True}`` (close without answering: the SDK reports 172001),
-``{"hold": 3.0}`` (keep the request open that long, then succeed).
+``{"hold": 3.0}`` (keep the request open that long, then succeed, unless
+the client hung up meanwhile: then it is recorded as ``abandoned`` and, like
+a real provider that never finished the request, sends nothing).
 ``delay`` adds latency to every answer.
 
 Run standalone: ``python -m tools.ronglian_sim --port 8883``; then
@@ -25,6 +27,7 @@ import contextlib
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -57,6 +60,7 @@ class RongLianSimulator:
         self._requests: list[dict[str, Any]] = []
         self._script: deque[dict[str, Any]] = deque()
         self.delay = 0.0
+        self.holding = 0  # requests that arrived under a "hold" answer
         self._server = _Server((host, port), self._handler())
         self._thread: threading.Thread | None = None
 
@@ -80,6 +84,7 @@ class RongLianSimulator:
             self._requests.clear()
             self._script.clear()
             self.delay = 0.0
+            self.holding = 0
 
     def script(self, *answers: dict[str, Any]) -> None:
         with self._lock:
@@ -102,6 +107,15 @@ class RongLianSimulator:
                 pool = [r for r in self._requests if not delivered or r["status"] == SUCCESS]
                 if len(pool) >= count or time.monotonic() > deadline:
                     return [dict(r) for r in pool]
+                self._lock.wait(0.05)
+
+    def wait_for_hold(self, timeout: float = 15.0) -> None:
+        """Block until a request is being held open."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self.holding:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no request arrived to hold")
                 self._lock.wait(0.05)
 
     # ----- the protocol ---------------------------------------------------
@@ -147,6 +161,17 @@ class RongLianSimulator:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _client_gone(self) -> bool:
+                self.connection.setblocking(False)
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except BlockingIOError:
+                    return False
+                except OSError:
+                    return True
+                finally:
+                    self.connection.setblocking(True)
+
             def do_GET(self) -> None:
                 if self.path == "/_sim/messages":
                     self._reply(200, sim.requests())
@@ -168,7 +193,13 @@ class RongLianSimulator:
                     self.connection.shutdown(2)
                     return None
                 if action.get("hold"):
+                    with sim._lock:
+                        sim.holding += 1
+                        sim._lock.notify_all()
                     time.sleep(action["hold"])
+                    if self._client_gone():
+                        sim._record(None, action, "abandoned")
+                        return None
                 match = PATH.match(self.path)
                 try:
                     body = json.loads(raw)

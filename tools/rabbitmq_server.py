@@ -1,0 +1,110 @@
+"""A private, throw-away RabbitMQ node on free ports, for the broker tests.
+
+It runs the system's ``rabbitmq-server`` (Debian's package) with its own
+node name, data folder and configuration, so it neither needs nor touches a
+RabbitMQ the machine may already run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from kombu import Connection
+
+from tools.redis_server import free_port
+
+CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmq-server", "rabbitmq-server")
+
+
+def rabbitmq_binary() -> str | None:
+    for candidate in CANDIDATES:
+        found = shutil.which(candidate) if "/" not in candidate else candidate
+        if found and os.access(found, os.X_OK):
+            return found
+    return None
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with Connection(url, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        return True
+    except Exception:
+        return False
+
+
+class RabbitMQServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="sms-rabbitmq-"))
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self, timeout: float = 90.0) -> RabbitMQServer:
+        binary = rabbitmq_binary()
+        if binary is None:
+            raise RuntimeError("rabbitmq-server is not installed")
+        (self.dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\n"
+            "loopback_users = none\n"
+            "log.console = false\n"
+        )
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        (self.dir / "env.conf").write_text("")
+        env = {
+            **os.environ,
+            "HOME": str(self.dir),
+            "RABBITMQ_NODENAME": f"sms-test-{self.port}@localhost",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_CONF_ENV_FILE": str(self.dir / "env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_PID_FILE": str(self.dir / "rabbitmq.pid"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+        with open(self.dir / "server.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [binary],
+                env=env,
+                cwd=self.dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not answers(self.url, 1.0):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                output = (self.dir / "server.log").read_text(errors="replace")[-2000:]
+                self.stop()
+                raise RuntimeError(f"rabbitmq-server did not start:\n{output}")
+            time.sleep(0.5)
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

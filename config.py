@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from celery.schedules import crontab
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names it in one line."""
@@ -91,6 +93,10 @@ class Config:
         self.SMS_RETRY_BACKOFF = _float(env, "SMS_RETRY_BACKOFF", 2.0)
         self.SMS_RETRY_BACKOFF_MAX = _float(env, "SMS_RETRY_BACKOFF_MAX", 30.0)
         self.SMS_MAX_RETRIES = _int(env, "SMS_MAX_RETRIES", 5)
+        self.SMS_QUEUE_CHECK_INTERVAL = _float(env, "SMS_QUEUE_CHECK_INTERVAL", 60.0)
+        self.SMS_QUEUE_WARN_DEPTH = _int(env, "SMS_QUEUE_WARN_DEPTH", 1000)
+        self.SMS_QUEUE_WARN_AGE = _int(env, "SMS_QUEUE_WARN_AGE", 30)
+        self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").lower()
 
         self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
         self.CELERY = self._celery(env)
@@ -124,6 +130,9 @@ class Config:
             "broker_url": broker_url,
             "result_backend": env.get("CELERY_RESULT_BACKEND") or self.REDIS_URL,
             "task_default_queue": env.get("CELERY_TASK_DEFAULT_QUEUE") or "celery",
+            # The modules whose tasks a worker must know (the web imports
+            # project.tasks itself).
+            "include": ["project.tasks", "project.periodic"],
             # JSON only: a pickle message is remote code execution.
             "accept_content": ["json"],
             "task_serializer": "json",
@@ -155,6 +164,17 @@ class Config:
             },
             "result_expires": 3600,
             "worker_send_task_events": False,
+            "task_default_delivery_mode": "persistent",
+            "beat_schedule": {
+                "check-send-queue": {
+                    "task": "check_send_queue",
+                    "schedule": self.SMS_QUEUE_CHECK_INTERVAL,
+                },
+                "daily-rollup": {
+                    "task": "daily_rollup",
+                    "schedule": crontab(hour=0, minute=5),  # Asia/Shanghai, see timezone
+                },
+            },
         }
 
     @staticmethod
@@ -171,6 +191,8 @@ class Config:
                 "SMS_RETRY_BACKOFF_MAX must be below CELERY_VISIBILITY_TIMEOUT, or a waiting "
                 "retry is handed to a second worker"
             )
+        if self.LOG_FORMAT not in {"text", "json"}:
+            raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {self.LOG_FORMAT!r}")
         if self.SMS_PROVIDER not in {"console", "ronglian"}:
             raise ConfigError(
                 f"SMS_PROVIDER must be 'ronglian' or 'console', got {self.SMS_PROVIDER!r}"

@@ -10,14 +10,15 @@ import sys
 from gunicorn.glogging import Logger
 
 from config import ConfigError, load_config
-from project.logs import RedactFilter
+from project.logs import configure_logging, prepare_handlers
 
 # Refuse a bad configuration in the master, with one line, before any worker
 # boots (a worker that fails to boot prints a traceback per attempt).
 try:
-    load_config()
+    _settings = load_config()
 except ConfigError as exc:
     sys.exit(f"configuration error: {exc}")
+configure_logging(_settings.LOG_LEVEL, _settings.LOG_FORMAT)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -44,13 +45,12 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 
 class RedactingLogger(Logger):
-    """gunicorn's logger with mobiles masked: the access log shows request paths."""
+    """gunicorn's logger, prepared like the app's: the access log shows request paths."""
 
     def setup(self, cfg):
         super().setup(cfg)
-        for log in (self.error_log, self.access_log):
-            for handler in log.handlers:
-                handler.addFilter(RedactFilter())
+        prepare_handlers(self.error_log)
+        prepare_handlers(self.access_log)
 
 
 logger_class = RedactingLogger

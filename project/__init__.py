@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import load_config
 
-from . import cli, errors, providers, ratelimit, redis_store
+from . import cli, errors, metrics, providers, ratelimit, redis_store
 from .celery_app import celery_init_app
 from .logs import configure_logging
 
@@ -21,7 +21,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     tests and operators configure the app the same way.
     """
     config = load_config({**os.environ, **(settings or {})})
-    configure_logging(config.LOG_LEVEL)
+    configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
 
     app = Flask(__name__)
     app.config.from_object(config)
@@ -33,6 +33,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     errors.init_app(app)
     ratelimit.init_app(app)
     cli.init_app(app)
+    metrics.init_app(app)
     register_blueprints(app)
     return app
 

@@ -6,9 +6,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from . import metrics
 from .codes import Cooldown, issue_code
 from .errors import UNAVAILABLE
 from .mobile import InvalidMobile, mask_mobile
+from .queue import queue_stats
 from .redis_store import get_redis
 from .tasks import send_sms
 
@@ -28,6 +30,22 @@ def send_command(mobile: str) -> None:
     except UNAVAILABLE as exc:
         raise click.ClickException(f"unavailable: {type(exc).__name__}") from None
     click.echo(f"code issued to {mask_mobile(mobile)}; valid {issued.expires_in} s")
+
+
+@sms.command("stats")
+def stats_command() -> None:
+    """Print the shared counters and the send queue (what /metrics serves)."""
+    try:
+        counts = metrics.totals(get_redis())
+        queue = queue_stats()
+    except UNAVAILABLE as exc:
+        raise click.ClickException(f"unavailable: {type(exc).__name__}") from None
+    width = max(map(len, counts))
+    for name, value in counts.items():
+        click.echo(f"{name:<{width}}  {value}")
+    age = "-" if queue.oldest_age is None else f"{queue.oldest_age:.0f} s"
+    click.echo(f"{'queue_depth':<{width}}  {queue.depth}")
+    click.echo(f"{'queue_oldest_age':<{width}}  {age}")
 
 
 def shell_context() -> dict[str, object]:

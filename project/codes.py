@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from . import metrics
 from .mobile import mask_mobile, validate_mobile
 from .redis_store import get_store
 from .sealing import seal
@@ -82,6 +83,7 @@ def issue_code(mobile: str) -> Issued:
 
     left = store.claim(mobile, token, digest, interval, ttl)
     if left:
+        metrics.count(metrics.CODES_REQUESTED, metrics.COOLDOWN_REFUSALS)
         raise Cooldown(left)
     try:
         enqueue_send(
@@ -97,6 +99,7 @@ def issue_code(mobile: str) -> Issued:
         except Exception:
             logger.exception("could not undo the cooldown of %s", mask_mobile(mobile))
         raise
+    metrics.count(metrics.CODES_REQUESTED, metrics.CODES_ISSUED)
     logger.info("code issued to %s", mask_mobile(mobile))
     return Issued(interval=interval, expires_in=ttl)
 

@@ -17,6 +17,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import metrics
 from .errors import error_response
 from .redis_store import get_redis
 
@@ -50,6 +51,7 @@ def handle_rate_limited(exc: RateLimitExceeded) -> Response:
     reset_at = max(lim.reset_at for lim in breached if lim is not None)
     # limits rounds the reset up to the next whole second already.
     wait = max(1, int(reset_at - time.time()))
+    metrics.count(metrics.RATE_LIMIT_REFUSALS)
     response = error_response(429, "rate_limited", exc.description, interval=wait)
     response.headers["Retry-After"] = str(wait)
     response.headers["X-RateLimit-Limit"] = str(exc.limit.limit.amount)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,10 +19,13 @@ from celery import shared_task
 from celery.signals import before_task_publish, task_revoked
 from flask import current_app
 
+from . import metrics
 from .errors import UNAVAILABLE
+from .logs import send_context
 from .mobile import mask_mobile
 from .providers import get_provider
 from .providers.status import Action, classify
+from .queue import PUBLISHED_AT
 from .redis_store import SendLedger, get_ledger
 from .sealing import SealBroken, unseal
 
@@ -49,24 +53,30 @@ def _expires_at(request: Any) -> datetime | None:
 @shared_task(name=TASK_NAME, bind=True, ignore_result=True, max_retries=None)
 def send_sms(self: Any, tid: str, mobile: str, datas: list[str]) -> None:
     """Send one template SMS; runs in the Flask app context (FlaskTask)."""
-    send_id, masked = self.request.id, mask_mobile(mobile)
+    with send_context(self.request.id, mask_mobile(mobile)):
+        _send(self, str(tid), mobile, datas)
+
+
+def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
+    send_id, masked = task.request.id, mask_mobile(mobile)
     ledger = get_ledger()
     try:
         state = ledger.begin(send_id, secrets.token_hex(8))
     except UNAVAILABLE as exc:
         # Without the ledger we cannot know whether this already went out.
-        raise self.retry(countdown=backoff(self.request.retries), exc=exc) from None
+        raise task.retry(countdown=backoff(task.request.retries), exc=exc) from None
     if state == "sent":
         logger.info("SMS to %s [%s] already sent; redelivered message ignored", masked, send_id)
         return
     if state == "busy":
         logger.info("SMS to %s [%s] is being sent by another delivery", masked, send_id)
-        raise self.retry(countdown=SendLedger.LOCK_TTL / 4, max_retries=None)
+        raise task.retry(countdown=SendLedger.LOCK_TTL / 4, max_retries=None)
 
     try:
-        result = get_provider().send(str(tid), mobile, [unseal(str(d)) for d in datas])
+        result = get_provider().send(tid, mobile, [unseal(str(d)) for d in datas])
     except SealBroken as exc:
         ledger.finish(send_id, sent=False)
+        metrics.count(metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
     except BaseException:
@@ -76,31 +86,34 @@ def send_sms(self: Any, tid: str, mobile: str, datas: list[str]) -> None:
     ledger.finish(send_id, sent=verdict.action is Action.SENT)
 
     if verdict.action is Action.SENT:
+        metrics.count(metrics.SENDS_SUCCEEDED)
         logger.info("SMS sent to %s [%s]", masked, send_id)
         return
     detail = f"statusCode {result.status_code} ({verdict.reason})"
     if verdict.action is Action.RETRY:
-        _retry_or_give_up(self, masked, detail, verdict.max_retries)
+        limit = current_app.config["SMS_MAX_RETRIES"]
+        _retry_or_give_up(
+            task, masked, detail, limit if verdict.max_retries is None else verdict.max_retries
+        )
         return
+    metrics.count(metrics.SENDS_FAILED)
     logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)
 
 
-def _retry_or_give_up(task: Any, masked: str, detail: str, budget: int | None) -> None:
+def _retry_or_give_up(task: Any, masked: str, detail: str, limit: int) -> None:
     """Retry a transient failure, unless the budget is spent or the code expires first."""
     request = task.request
-    limit = current_app.config["SMS_MAX_RETRIES"] if budget is None else budget
+    attempt = request.retries + 1
     if request.retries >= limit:
+        metrics.count(metrics.SENDS_FAILED)
         logger.error(
-            "SMS to %s [%s] failed after %d attempts: %s",
-            masked,
-            request.id,
-            request.retries + 1,
-            detail,
+            "SMS to %s [%s] failed after %d attempts: %s", masked, request.id, attempt, detail
         )
         return
     countdown = backoff(request.retries)
     expires = _expires_at(request)
     if expires and datetime.now(UTC) + timedelta(seconds=countdown) >= expires:
+        metrics.count(metrics.SENDS_FAILED)
         logger.error(
             "SMS to %s [%s] dropped: %s, and the code expires before a retry",
             masked,
@@ -108,11 +121,12 @@ def _retry_or_give_up(task: Any, masked: str, detail: str, budget: int | None) -
             detail,
         )
         return
+    metrics.count(metrics.SENDS_RETRIED)
     logger.warning(
         "SMS to %s [%s] attempt %d failed: %s; retrying in %.1f s",
         masked,
         request.id,
-        request.retries + 1,
+        attempt,
         detail,
         countdown,
     )
@@ -133,9 +147,13 @@ def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
 def _mask_logged_args(
     sender: str | None = None, headers: dict | None = None, body: Any = None, **_: Any
 ) -> None:
-    """Celery logs and monitors show ``argsrepr``: keep the code and mobile out of it."""
+    """Celery logs and monitors show ``argsrepr``: keep the code and mobile out of it.
+
+    Also stamps the publish time, from which the queue check tells a send's age.
+    """
     if sender != TASK_NAME or headers is None:
         return
+    headers.setdefault(PUBLISHED_AT, time.time())
     try:
         tid, mobile = body[0][0], body[0][1]
     except (TypeError, IndexError, KeyError):
@@ -152,6 +170,7 @@ def _log_expired(sender: Any = None, request: Any = None, expired: bool = False,
         masked = mask_mobile(request.args[1])
     except (AttributeError, IndexError, TypeError):
         masked = "***"
+    metrics.count(metrics.SENDS_DROPPED_EXPIRED)
     logger.warning(
         "SMS to %s [%s] dropped: its code expired before it was sent", masked, request.id
     )

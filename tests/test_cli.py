@@ -33,3 +33,18 @@ def test_shell_context_holds_what_send_sms_delay_needs(app):
     assert context["app"] is app
     assert context["redis"].ping()
     assert context["send_sms"].name == "send_sms"
+
+
+def test_sms_stats_prints_the_shared_counters_and_the_queue(runner, redis_url):
+    runner.invoke(args=["sms", "send", "13812345678"])
+    runner.invoke(args=["sms", "send", "13812345678"])
+
+    result = runner.invoke(args=["sms", "stats"])
+
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(None, 1) for line in result.output.splitlines())
+    assert lines["codes_requested"] == "2"
+    assert lines["codes_issued"] == "1"
+    assert lines["cooldown_refusals"] == "1"
+    assert lines["queue_depth"] == "1"
+    assert lines["queue_oldest_age"].endswith(" s")

@@ -1,0 +1,119 @@
+"""Counters shared by every web and worker process, kept in Redis.
+
+Each event adds to an all-time hash and to the day's hash (Asia/Shanghai
+calendar day, the day RongLian's caps count by); ``/metrics`` serves the
+all-time counters and the send queue's depth in Prometheus text format, and
+the daily roll-up job reports a finished day.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, current_app
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from redis import Redis
+
+from .errors import UNAVAILABLE
+from .queue import queue_stats
+from .redis_store import get_redis
+
+logger = logging.getLogger(__name__)
+
+CODES_REQUESTED = "codes_requested"
+CODES_ISSUED = "codes_issued"
+COOLDOWN_REFUSALS = "cooldown_refusals"
+RATE_LIMIT_REFUSALS = "rate_limit_refusals"
+SENDS_SUCCEEDED = "sends_succeeded"
+SENDS_FAILED = "sends_failed"
+SENDS_RETRIED = "sends_retried"
+SENDS_DROPPED_EXPIRED = "sends_dropped_expired"
+
+HELP = {
+    CODES_REQUESTED: "Valid requests for a code, whatever their outcome.",
+    CODES_ISSUED: "Codes stored and their SMS enqueued.",
+    COOLDOWN_REFUSALS: "Requests refused because the mobile's cooldown ran.",
+    RATE_LIMIT_REFUSALS: "Requests refused by a Flask-Limiter limit.",
+    SENDS_SUCCEEDED: "SMS the provider accepted.",
+    SENDS_FAILED: "SMS given up: permanent errors, spent retries, code expired before a retry.",
+    SENDS_RETRIED: "Send attempts that failed transiently and were retried.",
+    SENDS_DROPPED_EXPIRED: "Sends dropped unsent because their code expired in the queue.",
+}
+TOTAL_KEY = "sms:metrics"
+DAY_KEY = "sms:metrics:day:{}"
+DAY_KEEP = 35 * 86400
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+bp = Blueprint("metrics", __name__)
+
+
+def today(now: datetime | None = None) -> str:
+    return (now or datetime.now(TIMEZONE)).astimezone(TIMEZONE).date().isoformat()
+
+
+def count(*names: str) -> None:
+    """Add one to each counter, in one round trip; never fails the caller."""
+    day_key = DAY_KEY.format(today())
+    try:
+        with get_redis().pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hincrby(TOTAL_KEY, name, 1)
+                pipe.hincrby(day_key, name, 1)
+            pipe.expire(day_key, DAY_KEEP)
+            pipe.execute()
+    except UNAVAILABLE:
+        logger.debug("counters %s not counted: Redis unavailable", names)
+
+
+def totals(client: Redis) -> dict[str, int]:
+    raw = client.hgetall(TOTAL_KEY)
+    return {name: int(raw.get(name.encode(), 0)) for name in HELP}
+
+
+def day_totals(client: Redis, day: str) -> dict[str, int]:
+    raw = client.hgetall(DAY_KEY.format(day))
+    return {name: int(raw.get(name.encode(), 0)) for name in HELP}
+
+
+def yesterday() -> str:
+    return (datetime.now(TIMEZONE) - timedelta(days=1)).date().isoformat()
+
+
+class _RedisCollector:
+    """Reads the shared counters at scrape time, so every process reports the same."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        client = get_redis(self.app)
+        for name, value in totals(client).items():
+            family = CounterMetricFamily(f"sms_{name}", HELP[name])
+            family.add_metric([], value)
+            yield family
+        depth = GaugeMetricFamily("sms_queue_depth", "Sends waiting in the broker queue.")
+        age = GaugeMetricFamily("sms_queue_oldest_age_seconds", "Age of the oldest waiting send.")
+        with self.app.app_context():
+            stats = queue_stats()
+        depth.add_metric([], stats.depth)
+        age.add_metric([], stats.oldest_age or 0.0)
+        yield depth
+        yield age
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    registry = current_app.extensions["metrics_registry"]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_RedisCollector(app))
+    app.extensions["metrics_registry"] = registry
+    app.register_blueprint(bp)

@@ -1,0 +1,43 @@
+"""The jobs beat runs (schedule: ``beat_schedule`` in ``config.py``)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+
+from . import metrics
+from .queue import queue_stats
+from .redis_store import get_redis
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="check_send_queue", ignore_result=True)
+def check_send_queue() -> None:
+    """Warn when sends back up: too many waiting, or the oldest waiting too long."""
+    config = current_app.config
+    stats = queue_stats()
+    age = f"{stats.oldest_age:.0f} s" if stats.oldest_age is not None else "unknown"
+    if stats.depth > config["SMS_QUEUE_WARN_DEPTH"] or (
+        stats.oldest_age is not None and stats.oldest_age > config["SMS_QUEUE_WARN_AGE"]
+    ):
+        logger.warning(
+            "send queue backing up: %d waiting, oldest %s; add workers or check the provider",
+            stats.depth,
+            age,
+        )
+    else:
+        logger.info("send queue ok: %d waiting, oldest %s", stats.depth, age)
+
+
+@shared_task(name="daily_rollup", ignore_result=True)
+def daily_rollup(day: str | None = None) -> dict[str, int]:
+    """Report one finished day's counters (default: yesterday, Beijing time)."""
+    day = day or metrics.yesterday()
+    counts = metrics.day_totals(get_redis(), day)
+    logger.info(
+        "daily roll-up %s: %s", day, ", ".join(f"{name}={value}" for name, value in counts.items())
+    )
+    return counts

@@ -1,0 +1,42 @@
+"""How many sends wait in the broker, and for how long the oldest has waited."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+
+PUBLISHED_AT = "published_at"  # header stamped on every send at publish time
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    depth: int
+    oldest_age: float | None  # seconds; None when empty or unknown (AMQP)
+
+
+def queue_stats() -> QueueStats:
+    """Depth of the default queue; on Redis also the oldest message's age."""
+    celery = current_app.extensions["celery"]
+    queue = celery.conf.task_default_queue
+    with celery.connection_for_read() as conn:
+        channel = conn.default_channel
+        if conn.transport.driver_type == "redis":
+            client = channel.client
+            depth = int(client.llen(queue))
+            oldest = client.lindex(queue, -1)  # kombu pushes left, pops right
+            return QueueStats(depth, _age(oldest))
+        declared = channel.queue_declare(queue=queue, passive=True)
+        return QueueStats(int(declared.message_count), None)
+
+
+def _age(raw: bytes | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        published = float(json.loads(raw)["headers"][PUBLISHED_AT])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return max(0.0, time.time() - published)

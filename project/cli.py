@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import metrics
-from .codes import Cooldown, issue_code
+from .codes import Cooldown, DailyLimit, issue_code
 from .errors import UNAVAILABLE
 from .mobile import InvalidMobile, mask_mobile
 from .queue import queue_stats
@@ -26,7 +26,9 @@ def send_command(mobile: str) -> None:
     except InvalidMobile as exc:
         raise click.BadParameter(str(exc), param_hint="MOBILE") from None
     except Cooldown as exc:
-        raise click.ClickException(f"cooldown: retry in {exc.retry_after} s") from None
+        raise click.ClickException(f"cooldown: {exc}") from None
+    except DailyLimit as exc:
+        raise click.ClickException(str(exc)) from None
     except UNAVAILABLE as exc:
         raise click.ClickException(f"unavailable: {type(exc).__name__}") from None
     click.echo(f"code issued to {mask_mobile(mobile)}; valid {issued.expires_in} s")

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from . import metrics
 from .mobile import mask_mobile, validate_mobile
-from .redis_store import get_store
+from .redis_store import COOLDOWN, DAILY_CAP, get_store
 from .sealing import seal
 from .tasks import enqueue_send
 
@@ -32,6 +31,15 @@ class Cooldown(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry in {retry_after} s")
         self.retry_after = retry_after
+
+
+class DailyLimit(Exception):
+    """This mobile had its ``SMS_DAILY_LIMIT`` codes today (Beijing time)."""
+
+    def __init__(self, retry_after: int, limit: int) -> None:
+        super().__init__(f"daily limit of {limit} codes reached; retry in {retry_after} s")
+        self.retry_after = retry_after
+        self.limit = limit
 
 
 class WrongCode(Exception):
@@ -70,8 +78,9 @@ def code_digest(mobile: str, code: str) -> str:
 def issue_code(mobile: str) -> Issued:
     """Store a fresh code for ``mobile`` and enqueue its SMS.
 
-    Raises InvalidMobile, Cooldown, or the Redis/Kombu error that made the
-    service unavailable; in that last case no cooldown and no code remain.
+    Raises InvalidMobile, Cooldown, DailyLimit, or the Redis/Kombu error that
+    made the service unavailable; in that last case no cooldown and no code
+    remain.
     """
     validate_mobile(mobile)
     config = current_app.config
@@ -81,10 +90,11 @@ def issue_code(mobile: str) -> Issued:
     token = secrets.token_hex(8)
     store = get_store()
 
-    left = store.claim(mobile, token, digest, interval, ttl)
-    if left:
-        metrics.count(metrics.CODES_REQUESTED, metrics.COOLDOWN_REFUSALS)
-        raise Cooldown(left)
+    claim = store.claim(mobile, token, digest, interval, ttl, config["SMS_DAILY_LIMIT"])
+    if claim.outcome == COOLDOWN:
+        raise Cooldown(claim.wait)
+    if claim.outcome == DAILY_CAP:
+        raise DailyLimit(claim.wait, config["SMS_DAILY_LIMIT"])
     try:
         enqueue_send(
             config["RONGLIAN_TEMPLATE_ID"],
@@ -99,7 +109,6 @@ def issue_code(mobile: str) -> Issued:
         except Exception:
             logger.exception("could not undo the cooldown of %s", mask_mobile(mobile))
         raise
-    metrics.count(metrics.CODES_REQUESTED, metrics.CODES_ISSUED)
     logger.info("code issued to %s", mask_mobile(mobile))
     return Issued(interval=interval, expires_in=ttl)
 

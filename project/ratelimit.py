@@ -1,8 +1,10 @@
-"""Flask-Limiter against abuse: per-IP limits and a per-mobile daily cap.
+"""Flask-Limiter against abuse: per-IP limits on sending and verifying.
 
 The limiter counts in the same Redis as the codes (sharing its connection
 pool) and fails closed: when Redis cannot be reached a limit check raises
 and the request answers 503, so the send endpoint never becomes unlimited.
+The per-mobile daily cap is counted inside the atomic claim of a code
+(``redis_store.CLAIM``) and answered with the same 429 (``rate_limited``).
 
 Like every Flask extension object, ``limiter`` holds the state of the app
 it was last initialised with: one app per process, as under gunicorn.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -32,32 +34,24 @@ def verify_per_ip() -> str:
     return current_app.config["RATELIMIT_VERIFY_PER_IP"]
 
 
-def daily_per_mobile() -> str:
-    return f"{current_app.config['SMS_DAILY_LIMIT']} per day"
-
-
-def mobile_in_path() -> str:
-    return (request.view_args or {}).get("mobile", "")
-
-
-def issued(response: Response) -> bool:
-    """Only a code that was really issued counts against the daily cap."""
-    return response.status_code == 200
+def rate_limited(wait: int, limit: int, description: str) -> Response:
+    """The contract's 429: JSON with ``interval``, ``Retry-After`` and ``X-RateLimit-*``."""
+    response = error_response(429, "rate_limited", description, interval=wait)
+    response.headers["Retry-After"] = str(wait)
+    response.headers["X-RateLimit-Limit"] = str(limit)
+    response.headers["X-RateLimit-Remaining"] = "0"
+    response.headers["X-RateLimit-Reset"] = str(int(time.time()) + wait)
+    return response
 
 
 def handle_rate_limited(exc: RateLimitExceeded) -> Response:
-    """The contract's 429: JSON, ``interval`` and ``Retry-After`` for the longest breached wait."""
+    """A Flask-Limiter refusal, answered for the longest breached wait."""
     breached = [lim for lim in limiter.current_limits if lim.breached] or [limiter.current_limit]
     reset_at = max(lim.reset_at for lim in breached if lim is not None)
     # limits rounds the reset up to the next whole second already.
     wait = max(1, int(reset_at - time.time()))
     metrics.count(metrics.RATE_LIMIT_REFUSALS)
-    response = error_response(429, "rate_limited", exc.description, interval=wait)
-    response.headers["Retry-After"] = str(wait)
-    response.headers["X-RateLimit-Limit"] = str(exc.limit.limit.amount)
-    response.headers["X-RateLimit-Remaining"] = "0"
-    response.headers["X-RateLimit-Reset"] = str(int(reset_at))
-    return response
+    return rate_limited(wait, exc.limit.limit.amount, exc.description)
 
 
 def init_app(app: Flask) -> None:

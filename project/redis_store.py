@@ -1,10 +1,15 @@
 """Redis: the client, every key name and every Lua script of the service.
 
 Each operation that must be atomic across many web processes is one Lua
-script, so a reader finds the whole storage protocol in this file.
+script, so a reader finds the whole storage protocol in this file. Issuing a
+code is one round trip: cooldown, daily cap, code, and counters together.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from redis import Redis
@@ -15,9 +20,14 @@ EXTENSION = "redis"
 STORE = "sms_code_store"
 LEDGER = "sms_send_ledger"
 
+# RongLian counts its caps per calendar day in Beijing; so do we.
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+METRICS_KEY = "sms:metrics"
+METRICS_DAY_KEEP = 35 * 86400
+
 
 def init_app(app: Flask) -> None:
-    """Create the app's Redis client (short time-outs) and code store.
+    """Create the app's Redis client (short time-outs), code store and send ledger.
 
     redis-py retries ten times with back-off by default; one immediate retry
     keeps a request fast when Redis is down yet survives a stale pooled
@@ -51,27 +61,70 @@ def get_ledger(app: Flask | None = None) -> SendLedger:
     return (app or current_app).extensions[LEDGER]
 
 
-# KEYS: cooldown, code, attempts. ARGV: claim token, interval, code digest, ttl.
-# Returns 0 when the claim is ours (also when a retried call finds its own
-# token), else the seconds left of somebody else's cooldown.
-CLAIM = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) or
-   redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-  redis.call('DEL', KEYS[3])
-  return 0
+def today(now: datetime | None = None) -> str:
+    """The calendar day in Beijing, ``YYYY-MM-DD``."""
+    return (now or datetime.now(TIMEZONE)).astimezone(TIMEZONE).date().isoformat()
+
+
+def seconds_until_tomorrow(now: datetime | None = None) -> int:
+    now = (now or datetime.now(TIMEZONE)).astimezone(TIMEZONE)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), TIMEZONE)
+    return max(1, int((midnight - now).total_seconds()) + 1)
+
+
+def metrics_day_key(day: str) -> str:
+    return f"sms:metrics:day:{day}"
+
+
+# Counters: +1 to a field of the all-time hash and of the day's hash.
+_COUNT = """
+local function count(name)
+  redis.call('HINCRBY', KEYS[5], name, 1)
+  redis.call('HINCRBY', KEYS[6], name, 1)
 end
-local left = redis.call('TTL', KEYS[1])
-if left < 1 then left = 1 end
-return left
 """
 
-# KEYS: cooldown, code. ARGV: claim token, code digest.
+# KEYS: cooldown, code, attempts, daily count, metrics, day's metrics.
+# ARGV: claim token, interval, code digest, ttl, daily limit, seconds to
+# midnight, metrics retention. Returns {0, 0} when the code is issued (also
+# when a retried call finds its own token), {1, seconds} during a cooldown,
+# {2, seconds} when the mobile's daily cap is reached.
+CLAIM = (
+    _COUNT
+    + """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return {0, 0} end
+count('codes_requested')
+redis.call('EXPIRE', KEYS[6], ARGV[7])
+local left = redis.call('TTL', KEYS[1])
+if left ~= -2 then
+  count('cooldown_refusals')
+  if left < 1 then left = 1 end
+  return {1, left}
+end
+if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[5]) then
+  count('rate_limit_refusals')
+  return {2, math.max(1, redis.call('TTL', KEYS[4]))}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+redis.call('DEL', KEYS[3])
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+count('codes_issued')
+return {0, 0}
+"""
+)
+
+# KEYS: cooldown, code, daily count, metrics, day's metrics. ARGV: token, digest.
 # Undoes a claim whose send could not be enqueued, touching nothing newer.
 RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return 0
+if redis.call('DECR', KEYS[3]) <= 0 then redis.call('DEL', KEYS[3]) end
+redis.call('HINCRBY', KEYS[4], 'codes_issued', -1)
+redis.call('HINCRBY', KEYS[5], 'codes_issued', -1)
+return 1
 """
 
 # KEYS: code, attempts. ARGV: the digest the caller read and matched.
@@ -112,6 +165,14 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then return 'go' end
 return 'busy'
 """
 
+ISSUED, COOLDOWN, DAILY_CAP = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: int  # ISSUED, COOLDOWN or DAILY_CAP
+    wait: int  # seconds until another code may be issued (0 when issued)
+
 
 class CodeStore:
     """The verification-code records of one Redis, one mobile at a time."""
@@ -124,33 +185,56 @@ class CodeStore:
         self._wrong_guess = client.register_script(WRONG_GUESS)
 
     @staticmethod
-    def _keys(mobile: str) -> list[str]:
-        return [f"sms:cooldown:{mobile}", f"sms:code:{mobile}", f"sms:attempts:{mobile}"]
+    def _code_keys(mobile: str) -> tuple[str, str, str]:
+        return f"sms:cooldown:{mobile}", f"sms:code:{mobile}", f"sms:attempts:{mobile}"
 
-    def claim(self, mobile: str, token: str, digest: str, interval: int, ttl: int) -> int:
-        """Start the cooldown and store the code digest, atomically.
+    @staticmethod
+    def _daily_key(mobile: str, day: str) -> str:
+        return f"sms:daily:{mobile}:{day}"
 
-        Returns 0 on success, else the seconds left of the running cooldown.
-        """
-        return int(self._claim(self._keys(mobile), [token, interval, digest, ttl]))
+    def claim(
+        self, mobile: str, token: str, digest: str, interval: int, ttl: int, daily_limit: int
+    ) -> Claim:
+        """Check cooldown and daily cap, then store the code digest: all at once."""
+        now = datetime.now(TIMEZONE)
+        day = today(now)
+        keys = [
+            *self._code_keys(mobile),
+            self._daily_key(mobile, day),
+            METRICS_KEY,
+            metrics_day_key(day),
+        ]
+        args = [
+            token,
+            interval,
+            digest,
+            ttl,
+            daily_limit,
+            seconds_until_tomorrow(now),
+            METRICS_DAY_KEEP,
+        ]
+        outcome, wait = self._claim(keys, args)
+        return Claim(int(outcome), int(wait))
 
     def release(self, mobile: str, token: str, digest: str) -> None:
         """Undo a claim whose SMS could not be enqueued."""
-        cooldown, code, _ = self._keys(mobile)
-        self._release([cooldown, code], [token, digest])
+        cooldown, code, _ = self._code_keys(mobile)
+        day = today()
+        keys = [cooldown, code, self._daily_key(mobile, day), METRICS_KEY, metrics_day_key(day)]
+        self._release(keys, [token, digest])
 
     def current_digest(self, mobile: str) -> str | None:
         """The stored digest of the live code, or None."""
-        value = self.client.get(self._keys(mobile)[1])
+        value = self.client.get(self._code_keys(mobile)[1])
         return value.decode() if value is not None else None
 
     def consume(self, mobile: str, digest: str) -> bool:
         """Use the code up if it is still ``digest``; True for the one winner."""
-        return bool(self._consume(self._keys(mobile)[1:], [digest]))
+        return bool(self._consume(list(self._code_keys(mobile)[1:]), [digest]))
 
     def wrong_guess(self, mobile: str, digest: str, max_attempts: int) -> int:
         """Count a wrong guess; attempts left (0 = burned, -1 = already gone)."""
-        return int(self._wrong_guess(self._keys(mobile)[1:], [digest, max_attempts]))
+        return int(self._wrong_guess(list(self._code_keys(mobile)[1:]), [digest, max_attempts]))
 
 
 class SendLedger:
@@ -177,11 +261,15 @@ class SendLedger:
         """'go', 'sent' or 'busy' (see BEGIN_SEND)."""
         return self._begin(self._keys(send_id), [owner, self.LOCK_TTL]).decode()
 
-    def finish(self, send_id: str, sent: bool) -> None:
-        """Release the lock; remember the send if it went out."""
+    def finish(self, send_id: str, sent: bool, counter: str) -> None:
+        """Release the lock, remember the send if it went out, count ``counter``."""
         sent_key, lock_key = self._keys(send_id)
-        with self.client.pipeline() as pipe:
+        day_key = metrics_day_key(today())
+        with self.client.pipeline(transaction=False) as pipe:
             if sent:
                 pipe.set(sent_key, 1, ex=self.SENT_TTL)
             pipe.delete(lock_key)
+            pipe.hincrby(METRICS_KEY, counter, 1)
+            pipe.hincrby(day_key, counter, 1)
+            pipe.expire(day_key, METRICS_DAY_KEEP)
             pipe.execute()

@@ -75,62 +75,51 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
     try:
         result = get_provider().send(tid, mobile, [unseal(str(d)) for d in datas])
     except SealBroken as exc:
-        ledger.finish(send_id, sent=False)
-        metrics.count(metrics.SENDS_FAILED)
+        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
     except BaseException:
-        ledger.finish(send_id, sent=False)
+        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
         raise
     verdict = classify(result.status_code)
-    ledger.finish(send_id, sent=verdict.action is Action.SENT)
-
     if verdict.action is Action.SENT:
-        metrics.count(metrics.SENDS_SUCCEEDED)
+        ledger.finish(send_id, sent=True, counter=metrics.SENDS_SUCCEEDED)
         logger.info("SMS sent to %s [%s]", masked, send_id)
         return
     detail = f"statusCode {result.status_code} ({verdict.reason})"
-    if verdict.action is Action.RETRY:
-        limit = current_app.config["SMS_MAX_RETRIES"]
-        _retry_or_give_up(
-            task, masked, detail, limit if verdict.max_retries is None else verdict.max_retries
-        )
+    if verdict.action is Action.GIVE_UP:
+        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
+        logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)
         return
-    metrics.count(metrics.SENDS_FAILED)
-    logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)
-
-
-def _retry_or_give_up(task: Any, masked: str, detail: str, limit: int) -> None:
-    """Retry a transient failure, unless the budget is spent or the code expires first."""
-    request = task.request
-    attempt = request.retries + 1
-    if request.retries >= limit:
-        metrics.count(metrics.SENDS_FAILED)
-        logger.error(
-            "SMS to %s [%s] failed after %d attempts: %s", masked, request.id, attempt, detail
-        )
+    budget = current_app.config["SMS_MAX_RETRIES"]
+    countdown, why_not = _next_attempt(
+        task.request, budget if verdict.max_retries is None else verdict.max_retries
+    )
+    if countdown is None:
+        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
+        logger.error("SMS to %s [%s] failed: %s; %s", masked, send_id, detail, why_not)
         return
-    countdown = backoff(request.retries)
-    expires = _expires_at(request)
-    if expires and datetime.now(UTC) + timedelta(seconds=countdown) >= expires:
-        metrics.count(metrics.SENDS_FAILED)
-        logger.error(
-            "SMS to %s [%s] dropped: %s, and the code expires before a retry",
-            masked,
-            request.id,
-            detail,
-        )
-        return
-    metrics.count(metrics.SENDS_RETRIED)
+    ledger.finish(send_id, sent=False, counter=metrics.SENDS_RETRIED)
     logger.warning(
         "SMS to %s [%s] attempt %d failed: %s; retrying in %.1f s",
         masked,
-        request.id,
-        attempt,
+        send_id,
+        task.request.retries + 1,
         detail,
         countdown,
     )
     raise task.retry(countdown=countdown, max_retries=None)
+
+
+def _next_attempt(request: Any, limit: int) -> tuple[float | None, str]:
+    """Seconds until the retry of a transient failure, or None and why there is none."""
+    if request.retries >= limit:
+        return None, f"gave up after {request.retries + 1} attempts"
+    countdown = backoff(request.retries)
+    expires = _expires_at(request)
+    if expires and datetime.now(UTC) + timedelta(seconds=countdown) >= expires:
+        return None, "dropped: the code expires before a retry"
+    return countdown, ""
 
 
 def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
@@ -140,7 +129,14 @@ def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
     default, so an app built with other settings publishes to its own broker.
     """
     task = current_app.extensions["celery"].tasks[TASK_NAME]
-    task.apply_async((tid, mobile, datas), expires=expires)
+    # argsrepr given here spares Celery a saferepr of the arguments.
+    task.apply_async(
+        (tid, mobile, datas), expires=expires, argsrepr=_masked_args(tid, mobile), kwargsrepr="{}"
+    )
+
+
+def _masked_args(tid: str, mobile: str) -> str:
+    return repr((tid, mask_mobile(mobile), "******"))
 
 
 @before_task_publish.connect
@@ -158,7 +154,7 @@ def _mask_logged_args(
         tid, mobile = body[0][0], body[0][1]
     except (TypeError, IndexError, KeyError):
         return
-    headers["argsrepr"] = repr((tid, mask_mobile(mobile), "******"))
+    headers["argsrepr"] = _masked_args(tid, mobile)
 
 
 @task_revoked.connect

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC
 
 import pytest
 import redis
 
 from project import create_app
 from project.ratelimit import limiter
+from project.redis_store import TIMEZONE, seconds_until_tomorrow, today
 
 
 def mobiles(count: int) -> list[str]:
@@ -88,6 +90,21 @@ def test_the_sixth_code_for_one_mobile_in_a_day_is_refused(limited):
 
     assert statuses == [(200, None)] * 5 + [(429, "rate_limited")]
     assert "daily limit" in answer.json["errmsg"]
+    # The cap is RongLian's: per calendar day in Beijing, so it lifts at midnight there.
+    assert 1 <= answer.json["interval"] <= seconds_until_tomorrow()
+    assert answer.headers["Retry-After"] == str(answer.json["interval"])
+    assert answer.headers["X-RateLimit-Limit"] == "5"
+
+
+def test_the_daily_window_ends_at_beijing_midnight():
+    from datetime import datetime
+
+    late = datetime(2026, 11, 23, 23, 59, 30, tzinfo=TIMEZONE)
+    utc_evening = datetime(2026, 11, 23, 15, 59, 30, tzinfo=UTC)  # the same instant
+
+    assert seconds_until_tomorrow(late) == 31
+    assert seconds_until_tomorrow(utc_evening) == 31
+    assert today(utc_evening) == "2026-11-23"
 
 
 def test_cooldown_refusals_do_not_use_up_the_daily_cap(limited, redis_url):

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from ..codes import Cooldown, MalformedCode, NoCode, WrongCode, issue_code, verify_code
+from ..codes import (
+    Cooldown,
+    DailyLimit,
+    MalformedCode,
+    NoCode,
+    WrongCode,
+    issue_code,
+    verify_code,
+)
 from ..errors import error_response
 from ..mobile import InvalidMobile
-from ..ratelimit import daily_per_mobile, issued, limiter, mobile_in_path, sms_per_ip, verify_per_ip
+from ..ratelimit import limiter, rate_limited, sms_per_ip, verify_per_ip
 from . import bp
 
 
@@ -24,13 +32,6 @@ def _submitted_code() -> object:
 
 @bp.route("/<mobile>", methods=["GET", "POST"])
 @limiter.limit(sms_per_ip, error_message="too many requests from this address")
-@limiter.limit(
-    daily_per_mobile,
-    key_func=mobile_in_path,
-    deduct_when=issued,
-    scope="sms-daily",
-    error_message="daily limit of codes for this mobile reached",
-)
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
     try:
@@ -46,6 +47,10 @@ def send_code(mobile: str) -> Response | dict:
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    except DailyLimit as exc:
+        return rate_limited(
+            exc.retry_after, exc.limit, "daily limit of codes for this mobile reached"
+        )
     return {"errmsg": "OK", "interval": issued.interval, "expires_in": issued.expires_in}
 
 

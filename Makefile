@@ -33,7 +33,7 @@ system-packages:
 test: lint system-packages
 	$(BIN)/python -m pytest
 
-bench: install-dev
+bench: install-dev system-packages
 	$(BIN)/python -m bench
 
 clean:

@@ -116,11 +116,12 @@ def celery_worker(
     concurrency: int = 2,
     name: str = "worker",
     extra: list[str] | None = None,
+    app: str = "celery_worker.celery",
 ) -> Service:
     argv = [
         str(BIN / "celery"),
         "-A",
-        "celery_worker.celery",
+        app,
         "worker",
         "-l",
         "info",

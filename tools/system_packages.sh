@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs from Debian's packages what the test suite needs beyond Python:
-# rabbitmq-server for the broker tests. Only as root with apt-get; otherwise
-# it says what is missing and the tests that need it skip with that reason.
+# rabbitmq-server (broker tests), chromium and a CJK font (browser test), wrk
+# (the benchmark and its smoke test).
+# Only as root with apt-get; otherwise it says what is missing, and the tests
+# that need it skip with that reason.
 set -u
 missing=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null \
   || missing+=(rabbitmq-server)
-for extra in "$@"; do
-  command -v "$extra" >/dev/null || missing+=("$extra")
-done
+command -v chromium >/dev/null || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || missing+=(fonts-wqy-zenhei)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "system packages not installed (need root and apt-get): ${missing[*]}" >&2

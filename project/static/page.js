@@ -1,0 +1,81 @@
+// The reference front end: ask for a code, count down, verify it.
+// Every message shown comes from the server's `errmsg` / `error`.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const sendButton = $("send");
+const sendLabel = sendButton.textContent;
+let timer = null;
+
+function show(text, ok) {
+  const message = $("message");
+  message.textContent = text;
+  message.className = ok ? "ok" : "error";
+}
+
+function describe(body) {
+  if (!body) return "";
+  const parts = [body.errmsg];
+  if (body.error) parts.push(`(${body.error})`);
+  if (body.attempts_left !== undefined) parts.push(`attempts_left: ${body.attempts_left}`);
+  return parts.filter(Boolean).join(" ");
+}
+
+function countdown(seconds) {
+  clearInterval(timer);
+  let left = Math.max(1, Math.ceil(seconds));
+  sendButton.disabled = true;
+  const tick = () => {
+    if (left <= 0) {
+      clearInterval(timer);
+      sendButton.disabled = false;
+      sendButton.textContent = sendLabel;
+      return;
+    }
+    sendButton.textContent = `${left} 秒后重试`;
+    left -= 1;
+  };
+  tick();
+  timer = setInterval(tick, 1000);
+}
+
+async function call(url, options) {
+  try {
+    const response = await fetch(url, options);
+    const body = await response.json().catch(() => null);
+    return { response, body };
+  } catch (err) {
+    return { response: null, body: { errmsg: String(err), error: "network" } };
+  }
+}
+
+$("send-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const mobile = $("mobile").value.trim();
+  sendButton.disabled = true;
+  const { response, body } = await call(`/users/sms/${encodeURIComponent(mobile)}`, {
+    method: "POST",
+  });
+  if (response && response.status === 200) {
+    show(describe(body), true);
+    countdown(body.interval);
+    $("code").focus();
+  } else if (response && response.status === 429) {
+    show(describe(body), false);
+    countdown(Number(response.headers.get("Retry-After")) || body.interval);
+  } else {
+    show(describe(body), false);
+    sendButton.disabled = false;
+  }
+});
+
+$("verify-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const mobile = $("mobile").value.trim();
+  const { response, body } = await call(`/users/sms/${encodeURIComponent(mobile)}/verify`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ code: $("code").value.trim() }),
+  });
+  show(describe(body), Boolean(response && response.ok));
+});

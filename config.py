@@ -125,6 +125,9 @@ class Config:
                 "socket_timeout": timeout + 2,
                 "socket_connect_timeout": timeout,
                 "retry_on_timeout": False,
+                # kombu's default of 10 is too few for a threads or gevent
+                # pool of 50-200: acks then fail with "Too many connections".
+                "max_connections": _int(env, "CELERY_BROKER_MAX_CONNECTIONS", 500, minimum=10),
             }
         return {
             "broker_url": broker_url,

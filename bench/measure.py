@@ -20,7 +20,7 @@ from project import create_app
 HERE = Path(__file__).resolve().parent
 
 
-def _wrk(url: str, script: str, seconds: float, connections: int, *args: str) -> dict:
+def _wrk(url: str, seconds: float, connections: int, *args: str) -> dict:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk; `make bench` tries)")
@@ -31,11 +31,11 @@ def _wrk(url: str, script: str, seconds: float, connections: int, *args: str) ->
         f"-d{max(1, round(seconds))}s",
         "--latency",
         "-s",
-        str(HERE / script),
+        str(HERE / "wrk.lua"),
         url,
+        "--",
+        *args,
     ]
-    if args:
-        command += ["--", *args]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     count, duration_us, non_2xx, socket_errors, p50_us, p99_us = map(int, line.split()[1:])
@@ -52,10 +52,10 @@ def _wrk(url: str, script: str, seconds: float, connections: int, *args: str) ->
 def web(stack: Stack, seconds: float, connections: int = 32) -> dict:
     """Send endpoint (distinct mobiles, every limit on) against GET /healthz."""
     url = stack.web()
-    _wrk(f"{url}/healthz", "wrk_get.lua", 1, connections)  # warm-up
-    _wrk(url, "wrk_send.lua", 1, connections, "500000000")
-    floor = _wrk(f"{url}/healthz", "wrk_get.lua", seconds, connections)
-    send = _wrk(url, "wrk_send.lua", seconds, connections, "0")
+    _wrk(f"{url}/healthz", 1, connections, "get")  # warm-up
+    _wrk(url, 1, connections, "send", "500000000")
+    floor = _wrk(f"{url}/healthz", seconds, connections, "get")
+    send = _wrk(url, seconds, connections, "send", "0")
     for service in [s for s in stack.services if s.name.startswith("gunicorn")]:
         stack.stop(service)
     stack.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from project.providers.console import ConsoleProvider
@@ -29,6 +31,17 @@ def test_send_reaches_the_simulator_correctly_signed(provider, sim):
         "datas": ["123456", "5"],
         "status": "000000",
     }
+
+
+def test_sends_reuse_one_keep_alive_connection_per_thread(provider, sim):
+    def three_sends() -> list[bool]:
+        return [provider.send("1", MOBILE, ["123456", "5"]).ok for _ in range(3)]
+
+    with ThreadPoolExecutor(1) as fresh_thread:  # its own session, so counted from zero
+        assert fresh_thread.submit(three_sends).result() == [True] * 3
+
+    assert sim.connections == 1
+    assert len(sim.delivered()) == 3
 
 
 def test_a_wrong_token_is_refused_by_the_signature_check(sim):

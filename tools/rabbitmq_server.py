@@ -7,11 +7,8 @@ RabbitMQ the machine may already run.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 from kombu import Connection
 
 from tools.redis_server import free_port
+from tools.services import Service
 
 CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmq-server", "rabbitmq-server")
 
@@ -44,7 +42,7 @@ class RabbitMQServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="sms-rabbitmq-"))
-        self.process: subprocess.Popen | None = None
+        self.service: Service | None = None
 
     @property
     def url(self) -> str:
@@ -62,7 +60,6 @@ class RabbitMQServer:
         (self.dir / "enabled_plugins").write_text("[].\n")
         (self.dir / "env.conf").write_text("")
         env = {
-            **os.environ,
             "HOME": str(self.dir),
             "RABBITMQ_NODENAME": f"sms-test-{self.port}@localhost",
             "RABBITMQ_NODE_PORT": str(self.port),
@@ -75,35 +72,20 @@ class RabbitMQServer:
             "RABBITMQ_PID_FILE": str(self.dir / "rabbitmq.pid"),
             "ERL_EPMD_ADDRESS": "127.0.0.1",
         }
-        with open(self.dir / "server.log", "wb") as log:
-            self.process = subprocess.Popen(
-                [binary],
-                env=env,
-                cwd=self.dir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.service = Service("rabbitmq", [binary], env, self.dir).start()
         deadline = time.monotonic() + timeout
         while not answers(self.url, 1.0):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                output = (self.dir / "server.log").read_text(errors="replace")[-2000:]
+            if self.service.process.poll() is not None or time.monotonic() > deadline:
+                output = self.service.output()[-2000:]
                 self.stop()
                 raise RuntimeError(f"rabbitmq-server did not start:\n{output}")
             time.sleep(0.5)
         return self
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.process = None
+        if self.service is not None:
+            self.service.stop(timeout=30)
+            self.service = None
 
     def cleanup(self) -> None:
         self.stop()

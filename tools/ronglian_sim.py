@@ -61,6 +61,7 @@ class RongLianSimulator:
         self._script: deque[dict[str, Any]] = deque()
         self.delay = 0.0
         self.holding = 0  # requests that arrived under a "hold" answer
+        self.connections = 0  # TCP connections accepted
         self._server = _Server((host, port), self._handler())
         self._thread: threading.Thread | None = None
 
@@ -85,6 +86,7 @@ class RongLianSimulator:
             self._script.clear()
             self.delay = 0.0
             self.holding = 0
+            self.connections = 0
 
     def script(self, *answers: dict[str, Any]) -> None:
         with self._lock:
@@ -150,6 +152,13 @@ class RongLianSimulator:
         sim = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real API offers
+
+            def setup(self) -> None:
+                super().setup()
+                with sim._lock:
+                    sim.connections += 1
+
             def log_message(self, *args: Any) -> None:  # quiet: no test noise
                 pass
 

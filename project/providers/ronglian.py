@@ -6,6 +6,10 @@ tracebacks to stderr. Under a Celery worker stdout becomes log lines, so
 those prints are silenced here by shadowing ``print`` and ``traceback`` in
 the SDK's module globals: unlike ``redirect_stdout`` this is not
 process-global state, so it is safe under the threads and gevent pools.
+
+The SDK also calls ``requests.post`` afresh for every SMS: a new TCP and TLS
+connection each time. Its ``requests`` is shadowed the same way by one
+keep-alive ``Session`` per thread (per greenlet under gevent).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import requests
 from ronglian_sms_sdk import SmsSDK
 
 from . import SendResult
@@ -28,6 +33,21 @@ NETWORK_ERROR = "172001"
 BAD_RESPONSE = "172003"
 
 _last_error = threading.local()
+
+
+class _PooledRequests:
+    """Stands in for ``requests`` in the SDK: ``post`` on a reused Session."""
+
+    codes = requests.codes
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session.post(url, **kwargs)
 
 
 class _QuietTraceback:
@@ -42,6 +62,7 @@ def _silence_sdk() -> None:
     module = importlib.import_module("ronglian_sms_sdk.SmsSDK")
     module.print = lambda *args, **kwargs: None
     module.traceback = _QuietTraceback
+    module.requests = _PooledRequests()
 
 
 _silence_sdk()

@@ -1,6 +1,8 @@
--- wrk script: POST /users/sms/<mobile> with a distinct mobile per request.
--- Each wrk thread owns a second digit (3..9); the run offset (first script
--- argument) keeps runs apart so no request meets an earlier cooldown.
+-- wrk script for both endpoints, so the floor and the send pay the same
+-- script cost per request. First argument: "send" or "get".
+-- "send" POSTs /users/sms/<mobile> with a distinct mobile per request: each
+-- wrk thread owns a second digit (3..9), and the second argument (a run
+-- offset) keeps runs apart so no request meets an earlier cooldown.
 local threads = {}
 
 function setup(thread)
@@ -9,10 +11,14 @@ function setup(thread)
 end
 
 function init(args)
-  counter = tonumber(args[1] or "0")
+  mode = args[1] or "get"
+  counter = tonumber(args[2] or "0")
 end
 
 function request()
+  if mode ~= "send" then
+    return wrk.format("GET", wrk.path)
+  end
   counter = counter + 1
   local mobile = string.format("1%d%09d", 3 + tonumber(tid), counter)
   return wrk.format("POST", "/users/sms/" .. mobile)

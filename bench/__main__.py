@@ -79,9 +79,11 @@ def run(plan: Plan) -> dict:
             )
         results["worker_io"] = io
         null_app = "bench.null_worker.celery"
-        send = measure.drain(stack, "threads", 50, plan.cpu_messages, app=null_app)
+        # The worker settings of the end-to-end run, for the send and its floor alike.
+        cpu_settings = ("threads", measure.E2E_CONCURRENCY)
+        send = measure.drain(stack, *cpu_settings, plan.cpu_messages, app=null_app)
         noop = measure.drain(
-            stack, "threads", 50, plan.cpu_messages, app=null_app, task="bench_noop"
+            stack, *cpu_settings, plan.cpu_messages, app=null_app, task="bench_noop"
         )
         results["worker_cpu"] = {"send": send, "noop": noop, "ratio": send["rate"] / noop["rate"]}
         results["end_to_end"] = measure.end_to_end(
@@ -121,7 +123,7 @@ def table(results: dict) -> str:
         (
             "worker CPU: bare no-op task (floor)",
             f"{cpu['noop']['rate']:.0f} tasks/s",
-            "threads c50",
+            f"threads c{measure.E2E_CONCURRENCY}",
         ),
         (
             "worker CPU: send, 0 ms provider",

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev system-packages run test lint bench clean
+.PHONY: install install-dev system-packages run test lint bench profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: lint system-packages
 
 bench: install-dev system-packages
 	$(BIN)/python -m bench
+
+profile: install-dev
+	$(BIN)/python -m bench.profile
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

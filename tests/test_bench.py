@@ -13,6 +13,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def test_the_profile_script_runs_and_reports_both_paths():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.profile", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "=== POST /users/sms/<mobile>:" in done.stdout
+    assert "=== send task body:" in done.stdout
+    assert "issue_code" in done.stdout
+
+
 @pytest.mark.slow
 def test_bench_quick_runs_every_measurement_and_writes_its_figures(tmp_path):
     if shutil.which("wrk") is None:

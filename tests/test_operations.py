@@ -108,16 +108,18 @@ def test_celery_multi_starts_a_daemon_that_delivers_and_stops(app, settings, sim
     env = {**os.environ, **settings}
     pidfile, logfile = tmp_path / "%n.pid", tmp_path / "%n%I.log"
     common = ["-A", "celery_worker.celery", f"--pidfile={pidfile}", f"--logfile={logfile}"]
-    celery = str(BIN / "celery")
 
-    started = subprocess.run(
-        [celery, "multi", "start", "w1", *common, "--pool=threads", "-l", "info"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    def multi(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "celery"), "multi", *args, "w1", *common],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    started = multi("start", "--pool=threads", "-l", "info")
     assert started.returncode == 0, started.stderr
     try:
         pid_path = tmp_path / "w1.pid"
@@ -134,14 +136,7 @@ def test_celery_multi_starts_a_daemon_that_delivers_and_stops(app, settings, sim
             issue_code(MOBILE)
         assert len(sim.wait_for(1, timeout=30)) == 1
     finally:
-        stopped = subprocess.run(
-            [celery, "multi", "stopwait", "w1", *common],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        stopped = multi("stopwait")
     assert stopped.returncode == 0, stopped.stderr
     assert not pid_path.exists()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -72,23 +72,32 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
         logger.info("SMS to %s [%s] is being sent by another delivery", masked, send_id)
         raise task.retry(countdown=SendLedger.LOCK_TTL / 4, max_retries=None)
 
+    def finish(sent: bool, counter: str) -> None:
+        # Redis gone after the send: a retry or an ack must still happen.
+        try:
+            ledger.finish(send_id, sent=sent, counter=counter)
+        except UNAVAILABLE:
+            logger.warning(
+                "SMS to %s [%s]: outcome not recorded, Redis unavailable", masked, send_id
+            )
+
     try:
         result = get_provider().send(tid, mobile, [unseal(str(d)) for d in datas])
     except SealBroken as exc:
-        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
+        finish(False, metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
     except BaseException:
-        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
+        finish(False, metrics.SENDS_FAILED)
         raise
     verdict = classify(result.status_code)
     if verdict.action is Action.SENT:
-        ledger.finish(send_id, sent=True, counter=metrics.SENDS_SUCCEEDED)
+        finish(True, metrics.SENDS_SUCCEEDED)
         logger.info("SMS sent to %s [%s]", masked, send_id)
         return
     detail = f"statusCode {result.status_code} ({verdict.reason})"
     if verdict.action is Action.GIVE_UP:
-        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
+        finish(False, metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)
         return
     budget = current_app.config["SMS_MAX_RETRIES"]
@@ -96,10 +105,10 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
         task.request, budget if verdict.max_retries is None else verdict.max_retries
     )
     if countdown is None:
-        ledger.finish(send_id, sent=False, counter=metrics.SENDS_FAILED)
+        finish(False, metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] failed: %s; %s", masked, send_id, detail, why_not)
         return
-    ledger.finish(send_id, sent=False, counter=metrics.SENDS_RETRIED)
+    finish(False, metrics.SENDS_RETRIED)
     logger.warning(
         "SMS to %s [%s] attempt %d failed: %s; retrying in %.1f s",
         masked,

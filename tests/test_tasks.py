@@ -43,3 +43,20 @@ def test_a_code_sealed_under_another_secret_key_is_not_sent(app, settings, sim, 
 
     assert sim.requests() == []
     assert "SECRET_KEY" in caplog.text
+
+
+def test_an_outcome_redis_cannot_record_still_ends_the_send_cleanly(app, sim, monkeypatch, caplog):
+    import redis
+
+    from project.redis_store import SendLedger
+
+    def lost(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(SendLedger, "finish", lost)
+
+    result = app.extensions["celery"].tasks["send_sms"].apply(("1", MOBILE, ["123456", "5"]))
+
+    assert result.successful()  # acknowledged, not failed: the SMS went out
+    assert len(sim.delivered()) == 1
+    assert "outcome not recorded" in caplog.text

@@ -11,6 +11,7 @@ sealed and are sent as given.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,8 +25,14 @@ class SealBroken(Exception):
 
 
 def _fernet() -> Fernet:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"sms-seal\0" + secret).digest()))
+    return _fernet_for(current_app.config["SECRET_KEY"])
+
+
+@functools.lru_cache(maxsize=8)
+def _fernet_for(secret: str) -> Fernet:
+    """Derived once per key, not once per code."""
+    key = hashlib.sha256(b"sms-seal\0" + secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def seal(value: str) -> str:

@@ -21,7 +21,7 @@ from redis import Redis
 
 from .errors import UNAVAILABLE
 from .queue import queue_stats
-from .redis_store import METRICS_DAY_KEEP, METRICS_KEY, TIMEZONE, get_redis, metrics_day_key, today
+from .redis_store import METRICS_KEY, TIMEZONE, add_counts, get_redis, metrics_day_key
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,9 @@ bp = Blueprint("metrics", __name__)
 
 def count(*names: str) -> None:
     """Add one to each counter, in one round trip; never fails the caller."""
-    day_key = metrics_day_key(today())
     try:
         with get_redis().pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hincrby(METRICS_KEY, name, 1)
-                pipe.hincrby(day_key, name, 1)
-            pipe.expire(day_key, METRICS_DAY_KEEP)
+            add_counts(pipe, *names)
             pipe.execute()
     except UNAVAILABLE:
         logger.debug("counters %s not counted: Redis unavailable", names)

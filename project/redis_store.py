@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from redis import Redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 EXTENSION = "redis"
@@ -74,6 +75,15 @@ def seconds_until_tomorrow(now: datetime | None = None) -> int:
 
 def metrics_day_key(day: str) -> str:
     return f"sms:metrics:day:{day}"
+
+
+def add_counts(pipe: Pipeline, *names: str) -> None:
+    """Queue +1 on each counter, all-time and today's, onto ``pipe``."""
+    day_key = metrics_day_key(today())
+    for name in names:
+        pipe.hincrby(METRICS_KEY, name, 1)
+        pipe.hincrby(day_key, name, 1)
+    pipe.expire(day_key, METRICS_DAY_KEEP)
 
 
 # Counters: +1 to a field of the all-time hash and of the day's hash.
@@ -264,12 +274,9 @@ class SendLedger:
     def finish(self, send_id: str, sent: bool, counter: str) -> None:
         """Release the lock, remember the send if it went out, count ``counter``."""
         sent_key, lock_key = self._keys(send_id)
-        day_key = metrics_day_key(today())
         with self.client.pipeline(transaction=False) as pipe:
             if sent:
                 pipe.set(sent_key, 1, ex=self.SENT_TTL)
             pipe.delete(lock_key)
-            pipe.hincrby(METRICS_KEY, counter, 1)
-            pipe.hincrby(day_key, counter, 1)
-            pipe.expire(day_key, METRICS_DAY_KEEP)
+            add_counts(pipe, counter)
             pipe.execute()

@@ -20,11 +20,11 @@ from celery.signals import before_task_publish, task_revoked
 from flask import current_app
 
 from . import metrics
+from .delivery.chain import get_chain
 from .errors import UNAVAILABLE
 from .logs import send_context
 from .mobile import mask_mobile
-from .providers import get_provider
-from .providers.status import Action, classify
+from .providers import Action
 from .queue import PUBLISHED_AT
 from .redis_store import SendLedger, get_ledger
 from .sealing import SealBroken, unseal
@@ -51,13 +51,19 @@ def _expires_at(request: Any) -> datetime | None:
 
 
 @shared_task(name=TASK_NAME, bind=True, ignore_result=True, max_retries=None)
-def send_sms(self: Any, tid: str, mobile: str, datas: list[str]) -> None:
-    """Send one template SMS; runs in the Flask app context (FlaskTask)."""
+def send_sms(
+    self: Any, tid: str, mobile: str, datas: list[str], purpose: str | None = None
+) -> None:
+    """Send one template SMS; runs in the Flask app context (FlaskTask).
+
+    ``purpose`` picks the template of providers other than RongLian (whose
+    template is ``tid``); None means the first of ``SMS_PURPOSES``.
+    """
     with send_context(self.request.id, mask_mobile(mobile)):
-        _send(self, str(tid), mobile, datas)
+        _send(self, str(tid), mobile, datas, purpose)
 
 
-def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
+def _send(task: Any, tid: str, mobile: str, datas: list[str], purpose: str | None) -> None:
     send_id, masked = task.request.id, mask_mobile(mobile)
     ledger = get_ledger()
     try:
@@ -74,6 +80,8 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
 
     def finish(sent: bool, counter: str) -> None:
         # Redis gone after the send: a retry or an ack must still happen.
+        if counter == metrics.SENDS_FAILED:
+            chain.failed(send_id, counter)
         try:
             ledger.finish(send_id, sent=sent, counter=counter)
         except UNAVAILABLE:
@@ -81,21 +89,26 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
                 "SMS to %s [%s]: outcome not recorded, Redis unavailable", masked, send_id
             )
 
+    chain = get_chain()
     try:
-        result = get_provider().send(tid, mobile, [unseal(str(d)) for d in datas])
+        result = chain.send(send_id, tid, mobile, [unseal(str(d)) for d in datas], masked, purpose)
     except SealBroken as exc:
         finish(False, metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
+    except UNAVAILABLE as exc:
+        # The chain raises only before a provider took the message: retry it.
+        finish(False, metrics.SENDS_RETRIED)
+        raise task.retry(countdown=backoff(task.request.retries), exc=exc) from None
     except BaseException:
         finish(False, metrics.SENDS_FAILED)
         raise
-    verdict = classify(result.status_code)
+    verdict = result.verdict
     if verdict.action is Action.SENT:
         finish(True, metrics.SENDS_SUCCEEDED)
-        logger.info("SMS sent to %s [%s]", masked, send_id)
+        logger.info("SMS sent to %s [%s] via %s", masked, send_id, result.provider)
         return
-    detail = f"statusCode {result.status_code} ({verdict.reason})"
+    detail = f"statusCode {result.status_code} ({verdict.reason}) from {result.provider}"
     if verdict.action is Action.GIVE_UP:
         finish(False, metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)

@@ -81,7 +81,9 @@ def _causes(exc: BaseException | None) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        # ``reason``: urllib3's MaxRetryError; ``inner_exception``: the Aliyun SDK's wrapper.
+        stack += [current.__cause__, current.__context__]
+        stack += [getattr(current, "reason", None), getattr(current, "inner_exception", None)]
         stack += [arg for arg in current.args if isinstance(arg, BaseException)]
 
 

@@ -6,11 +6,15 @@ gateway's code and HTTP status; ``UnretryableException`` wraps a network
 error, whose cause tells a refused connection (never reached Aliyun) from a
 dropped or timed-out one (may have been accepted). The SDK's own retries stay
 off (none configured): retries are the task's, with its back-off and budget.
+
+``SendSms`` is an RPC-style call: the number and the code travel in the query
+string, which urllib3 logs at DEBUG; its pool logger is held at INFO here.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 
 from alibabacloud_dysmsapi20170525.client import Client
@@ -23,6 +27,8 @@ from ..base import SendResult, Verdict, never_connected
 from .status import classify
 
 NETWORK_ERROR = "NetworkError"
+
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 
 class AliyunProvider:

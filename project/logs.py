@@ -37,8 +37,29 @@ def redact(text: str) -> str:
     return _TOKEN_IN_TEXT.sub(r"\1***", mask_mobiles_in(text))
 
 
+# The attributes every LogRecord has; anything else is an ``extra`` that the
+# JSON formatter writes out (Celery passes the task's arguments as ``data``).
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "task_id",
+    "mobile",
+}
+
+
+def _scrub(value: Any) -> Any:
+    """Mobiles masked in every string of an ``extra``, however deeply nested."""
+    if isinstance(value, str):
+        return mask_mobiles_in(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
 class RedactFilter(logging.Filter):
-    """Masks mobile numbers and tokens in the message and in the traceback text."""
+    """Masks mobiles and tokens in the message and the traceback text, mobiles in every extra."""
 
     _formatter = logging.Formatter()
 
@@ -47,6 +68,8 @@ class RedactFilter(logging.Filter):
         masked = redact(message)
         if masked != message:
             record.msg, record.args = masked, None
+        for name in vars(record).keys() - _RECORD_FIELDS:
+            setattr(record, name, _scrub(getattr(record, name)))
         if record.exc_info:
             # Formatters would render exc_info afresh, unmasked: keep only the text.
             text = record.exc_text or self._formatter.formatException(record.exc_info)

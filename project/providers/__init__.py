@@ -38,6 +38,7 @@ def build(name: str, config: dict) -> SmsProvider:
             acc_token=config["RONGLIAN_ACC_TOKEN"],
             app_id=config["RONGLIAN_APP_ID"],
             base_url=config["RONGLIAN_BASE_URL"],
+            timeout=timeout,
         )
     if name == "aliyun":
         from .aliyun.provider import AliyunProvider

@@ -179,3 +179,17 @@ def test_flask_sms_status_refuses_a_bad_mobile_and_says_when_there_is_nothing(ve
 
     assert bad.exit_code == 2 and "MOBILE" in bad.output
     assert none.exit_code == 0 and "no recent sends to 138****5678" in none.output
+
+
+def test_a_large_batch_of_reports_is_taken_whole(vendor_app, sims):
+    send_id, record = sent_through(vendor_app, "aliyun", sims)
+    unknown = [{**record, "biz_id": f"{n}^0"} for n in range(2000)]
+    batch = [sims["aliyun"].report_for(r, True) for r in [*unknown, record]]
+
+    answer = vendor_app.test_client().post(
+        f"/callbacks/aliyun/sms-report?token={CALLBACK_TOKEN}", json=batch
+    )
+
+    assert answer.status_code == 200
+    assert state_of(vendor_app, send_id)["state"] == "delivered"
+    assert report_counts(vendor_app) == {"aliyun:delivered": 1, "aliyun:unknown": 2000}

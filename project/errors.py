@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+from amqp.exceptions import MessageNacked
 from flask import Flask, Response, abort, current_app, jsonify, request
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -25,7 +26,7 @@ from .redis_store import reset_after
 logger = logging.getLogger(__name__)
 
 # What Redis and the broker may raise; ``unavailable`` tells "not now" from a bug.
-UNAVAILABLE = (RedisError, BrokerError, ConnectionError, TimeoutError)
+UNAVAILABLE = (RedisError, BrokerError, MessageNacked, ConnectionError, TimeoutError)
 # Redis answering instead of dropping the connection, but meaning "not now":
 # out of memory, a demoted master, a failed snapshot (MISCONF), a busy script,
 # a replica without its master, a cluster resharding.
@@ -37,6 +38,7 @@ _NOT_NOW = (
     ExecAbortError,  # a transaction refused because of one of these
     TryAgainError,
     BrokerError,
+    MessageNacked,  # RabbitMQ refused to confirm a publish
     ConnectionError,
     TimeoutError,
 )

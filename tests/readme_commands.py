@@ -13,8 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -23,7 +22,7 @@ import requests
 from markdown_it import MarkdownIt
 
 from tools.redis_server import free_port
-from tools.services import ROOT, Service
+from tools.services import ROOT, Service, wait_until
 
 BIN = Path(sys.executable).parent
 STARTERS = ("gunicorn", "celery", "flask")
@@ -65,13 +64,6 @@ def node_option(words: list[str], name: str) -> str | None:
     """An option of node w1, with celery multi's ``%n`` expanded."""
     value = option(words, name)
     return value.replace("%n", "w1") if value else value
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 class ReadmeRunner:

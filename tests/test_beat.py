@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from config import ConfigError, load_config
 from project.redis_store import BEAT_LOCK_KEY
-from tools.services import Service
+from tools.redis_server import RedisServer, answers, free_port, redis_binary
+from tools.services import Service, wait_until
 
 BIN = Path(sys.executable).parent
 INTERVAL = 2  # seconds between queue checks in this test
@@ -36,13 +38,6 @@ def sent_at(service: Service) -> list[datetime]:
     return [
         datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f") for stamp in SENT.findall(service.output())
     ]
-
-
-def wait_until(condition, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 @pytest.mark.slow
@@ -82,3 +77,77 @@ def test_two_beats_run_each_job_once_and_the_standby_takes_over(
     wait_until(lambda: worker.output().count("send queue ok") >= len(sends), "the checks to run")
     time.sleep(1)
     assert worker.output().count("send queue ok") == len(sends)
+
+
+def test_beat_locks_and_schedules_in_the_code_store_redis():
+    celery = load_config(
+        {"REDIS_URL": "redis://:pw@cache:6380/2", "BEAT_LOCK_TIMEOUT": "30"}
+    ).CELERY
+
+    assert celery["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    assert celery["redbeat_redis_url"] == "redis://:pw@cache:6380/2"
+    assert celery["redbeat_lock_timeout"] == 30
+    # The lock is renewed, and a standby retries, several times per timeout.
+    assert celery["beat_max_loop_interval"] == 6
+
+
+def test_beat_follows_the_sentinels_where_they_are_set():
+    celery = load_config(
+        {
+            "REDIS_URL": "redis://:pw@ignored:6379/3",
+            "REDIS_SENTINELS": "10.0.0.1:26379, 10.0.0.2:26379",
+            "REDIS_SENTINEL_MASTER": "sms",
+        }
+    ).CELERY
+
+    assert celery["redbeat_redis_url"] == "redis-sentinel://"
+    options = celery["redbeat_redis_options"]
+    assert options["sentinels"] == [("10.0.0.1", 26379), ("10.0.0.2", 26379)]
+    assert (options["service_name"], options["password"], options["db"]) == ("sms", "pw", 3)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BEAT_LOCK_TIMEOUT": "2"}, "BEAT_LOCK_TIMEOUT must be at least 5"),
+        ({"BEAT_LOCK_TIMEOUT": "soon"}, "BEAT_LOCK_TIMEOUT must be a whole number"),
+        (
+            {"REDIS_SENTINELS": "10.0.0.1", "REDIS_SENTINEL_MASTER": "sms"},
+            "REDIS_SENTINELS must be host:port pairs",
+        ),
+        ({"REDIS_SENTINELS": "10.0.0.1:26379"}, "REDIS_SENTINELS needs REDIS_SENTINEL_MASTER"),
+    ],
+)
+def test_bad_beat_settings_are_refused_naming_them(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(env)
+
+
+@pytest.mark.slow
+def test_with_sentinels_beat_locks_on_the_master_they_name(services, settings, tmp_path):
+    """REDIS_URL points nowhere here: the lock can only reach the master through Sentinel."""
+    with RedisServer() as master:
+        port = free_port()
+        conf = tmp_path / "sentinel.conf"
+        conf.write_text(
+            f"port {port}\nbind 127.0.0.1\nsentinel monitor sms 127.0.0.1 {master.port} 1\n"
+        )
+        sentinel = Service("sentinel", [redis_binary(), str(conf), "--sentinel"], {}, tmp_path)
+        services.append(sentinel.start())
+        wait_until(lambda: answers(f"redis://127.0.0.1:{port}/0"), "the sentinel")
+        env = {
+            **settings,
+            **FAST,
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "CELERY_BROKER_URL": master.url,
+            "CELERY_RESULT_BACKEND": master.url,
+            "REDIS_SENTINELS": f"127.0.0.1:{port}",
+            "REDIS_SENTINEL_MASTER": "sms",
+        }
+        argv = [str(BIN / "celery"), "-A", "celery_worker.celery", "beat", "-l", "info"]
+        acting = Service("beat", argv, env, tmp_path).start()
+        services.append(acting)
+
+        acting.wait_for_output("Sending due task check-send-queue")
+        assert redis.Redis.from_url(master.url).exists(BEAT_LOCK_KEY)
+        acting.stop()

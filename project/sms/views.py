@@ -25,7 +25,10 @@ def _invalid_mobile() -> Response:
 
 def _submitted_code() -> object:
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # '[' * 100000: not a body, and not worth a 500
+            return None
         return body.get("code") if isinstance(body, dict) else None
     return request.form.get("code")
 
@@ -46,11 +49,16 @@ def _send_input_error() -> Response | None:
 @bp.route("/<mobile>", methods=["GET", "POST"])
 @limiter.limit(
     sms_per_ip,
+    methods=["GET", "POST"],
     error_message="too many requests from this address",
     exempt_when=lambda: _send_input_error() is not None,
 )
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
+    if request.method == "HEAD":  # Flask adds HEAD to GET routes; a probe must not send SMS
+        response = error_response(405, "method_not_allowed", "Method Not Allowed")
+        response.headers["Allow"] = "GET, POST"
+        return response
     refused = _send_input_error()
     if refused is not None:
         return refused

@@ -14,7 +14,7 @@ from ..codes import (
     verify_code,
 )
 from ..errors import error_response
-from ..mobile import InvalidMobile
+from ..mobile import InvalidMobile, validate_mobile
 from ..ratelimit import limiter, rate_limited, sms_per_ip, verify_per_ip
 from . import bp
 
@@ -33,9 +33,25 @@ def _submitted_code() -> object:
     return request.form.get("code")
 
 
+def _send_input_error() -> Response | None:
+    """The 400 a send gets for its input (``invalid_mobile``), or None.
+
+    Checked before the per-IP limit (its ``exempt_when``): a mistyped number
+    spends none of the limit and costs no Redis command at all.
+    """
+    try:
+        validate_mobile(request.view_args["mobile"])
+    except InvalidMobile:
+        return _invalid_mobile()
+    return None
+
+
 @bp.route("/<mobile>", methods=["GET", "POST"])
 @limiter.limit(
-    sms_per_ip, methods=["GET", "POST"], error_message="too many requests from this address"
+    sms_per_ip,
+    methods=["GET", "POST"],
+    error_message="too many requests from this address",
+    exempt_when=lambda: _send_input_error() is not None,
 )
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
@@ -43,10 +59,11 @@ def send_code(mobile: str) -> Response | dict:
         response = error_response(405, "method_not_allowed", "Method Not Allowed")
         response.headers["Allow"] = "GET, POST"
         return response
+    refused = _send_input_error()
+    if refused is not None:
+        return refused
     try:
         issued = issue_code(mobile)
-    except InvalidMobile:
-        return _invalid_mobile()
     except Cooldown as exc:
         response = error_response(
             429,

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev system-packages run test lint bench profile clean
+.PHONY: install install-dev install-ops system-packages run test lint bench profile flower clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ $(VENV)/.dev: requirements.txt requirements-ops.txt requirements-dev.txt | $(BIN
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+$(VENV)/.ops: requirements.txt requirements-ops.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-ops.txt
+	touch $@ $(VENV)/.runtime
+
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
+install-ops: $(VENV)/.ops
 
 run: install
 	$(BIN)/python -m tools.run
@@ -38,6 +43,12 @@ bench: install-dev system-packages
 
 profile: install-dev
 	$(BIN)/python -m bench.profile
+
+# Flower on 127.0.0.1:$(FLOWER_PORT), against the broker in CELERY_BROKER_URL or
+# REDIS_URL; workers show their tasks once started with -E (docs/operations.md).
+FLOWER_PORT ?= 5555
+flower: install-ops
+	$(BIN)/celery -A celery_worker.celery flower --address=127.0.0.1 --port=$(FLOWER_PORT)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev install-ops system-packages run test lint bench profile flower clean
+.PHONY: install install-dev install-ops system-packages translations messages run test lint bench profile flower clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,20 @@ install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 install-ops: $(VENV)/.ops
 
-run: install
+# The answers' texts: .po files are in the repository, .mo files are built here.
+CATALOGS := $(wildcard project/translations/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGS:.po=.mo)
+%.mo: %.po | $(VENV)/.runtime
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+# After changing a text in project/messages.py: refresh the template and the catalogues.
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output \
+		-o project/translations/messages.pot project
+	$(BIN)/pybabel -q update -i project/translations/messages.pot -d project/translations \
+		--no-fuzzy-matching
+
+run: install translations
 	$(BIN)/python -m tools.run
 
 lint: install-dev
@@ -35,7 +48,7 @@ lint: install-dev
 system-packages:
 	@tools/system_packages.sh
 
-test: lint system-packages
+test: lint system-packages translations
 	$(BIN)/python -m pytest
 
 bench: install-dev system-packages

@@ -12,7 +12,9 @@ import warnings
 from urllib.parse import urlsplit
 
 import pytest
+from babel.messages.pofile import read_po
 
+from project.messages import MESSAGES, TRANSLATIONS
 from tools.nginx_server import NginxServer, nginx_binary
 
 ALICE, BOB = "127.0.0.2", "127.0.0.3"
@@ -57,6 +59,13 @@ def proxied(start_web, tmp_path):
     web = start_web({"TRUSTED_PROXY_COUNT": "1", "RATELIMIT_SMS_PER_IP": "2 per minute"})
     with NginxServer(urlsplit(web).netloc, tmp_path / "nginx") as nginx:
         yield nginx
+
+
+def text(locale: str, word: str) -> str:
+    """The app's message for ``word``: nginx's own answers must say the same."""
+    path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as po:
+        return read_po(po).get(MESSAGES[word]).string
 
 
 def web_service(services):
@@ -113,7 +122,10 @@ def test_an_oversized_body_is_refused_by_nginx_with_json(proxied, services):
 
     assert answer.status == 413
     assert answer.headers["Content-Type"] == "application/json"
-    assert answer.json()["error"] == "request_entity_too_large"
+    assert answer.json() == {
+        "error": "request_entity_too_large",
+        "errmsg": text("zh", "request_entity_too_large"),
+    }
     assert "verify" not in web_service(services).output()  # it never reached gunicorn
 
 
@@ -124,13 +136,17 @@ def test_a_stopped_gunicorn_gives_json_not_nginx_html(proxied, services):
 
     assert answer.status == 502
     assert answer.headers["Content-Type"] == "application/json"
-    assert answer.json() == {"error": "bad_gateway", "errmsg": "Bad Gateway"}
+    assert answer.json() == {"error": "bad_gateway", "errmsg": text("zh", "unavailable")}
     assert b"<html" not in answer.body
     assert "13812345678" not in proxied.access_log.read_text()
+    english = request(
+        proxied.url, "POST", "/users/sms/13812345678", ALICE, headers={"Accept-Language": "en"}
+    )
+    assert english.json() == {"error": "bad_gateway", "errmsg": text("en", "unavailable")}
 
 
 def test_metrics_are_not_served_through_the_proxy(proxied):
-    answer = request(proxied.url, "GET", "/metrics", ALICE)
+    answer = request(proxied.url, "GET", "/metrics", ALICE, headers={"Accept-Language": "en"})
 
     assert answer.status == 403
-    assert answer.json()["error"] == "forbidden"
+    assert answer.json() == {"error": "forbidden", "errmsg": text("en", "forbidden")}

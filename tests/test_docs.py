@@ -64,7 +64,7 @@ def test_no_document_names_a_file_outside_the_repository(document):
 def test_the_readme_settings_table_names_every_setting_config_reads():
     names = set(
         re.findall(
-            r"""env(?:\.get\(|, )["']([A-Z][A-Z0-9_]+)["']""", (ROOT / "config.py").read_text()
+            r"""env(?:\.get\(|,)\s*["']([A-Z][A-Z0-9_]+)["']""", (ROOT / "config.py").read_text()
         )
     )
     table = (ROOT / "README.md").read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]

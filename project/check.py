@@ -124,7 +124,7 @@ def redis_probe() -> Probe:
     except UNAVAILABLE as exc:
         return Probe("redis", False, f"does not answer PING ({type(exc).__name__})")
     except Exception as exc:  # auth, TLS, a read-only replica: say what it was
-        return Probe("redis", False, f"refused PING ({type(exc).__name__}: {exc})")
+        return Probe("redis", False, f"refused PING ({type(exc).__name__}: {mask_url(str(exc))})")
     return Probe("redis", True, f"answered PING in {(time.monotonic() - started) * 1000:.0f} ms")
 
 
@@ -142,8 +142,10 @@ def provider_probes(app: Flask) -> list[Probe]:
 def queue_probe() -> tuple[Probe, QueueStats | None]:
     try:
         stats = queue_stats()
-    except UNAVAILABLE as exc:
-        return Probe("queue", False, f"depth unknown ({type(exc).__name__})"), None
+    except Exception as exc:  # down, or (AMQP) the queue not declared yet: say which
+        return Probe(
+            "queue", False, f"depth unknown ({type(exc).__name__}: {mask_url(str(exc))})"
+        ), None
     return Probe("queue", True, f"{stats.depth} sends waiting, oldest {shown_age(stats)}"), stats
 
 

@@ -59,6 +59,22 @@ def test_flower_shows_the_sends_and_no_code_mobile_or_secret(
         pages.append(page.text)
         pages.append(requests.get(f"{base}/api/task/info/{task_id}", auth=AUTH, timeout=5).text)
     pages.append(requests.get(f"{base}/tasks", auth=AUTH, timeout=5).text)
+    table = requests.get(  # what the tasks page loads into its table
+        f"{base}/tasks/datatable",
+        params={
+            "draw": 1,
+            "start": 0,
+            "length": 100,
+            "search[value]": "",
+            "order[0][column]": 0,
+            "columns[0][data]": "name",
+            "order[0][dir]": "asc",
+        },
+        auth=AUTH,
+        timeout=5,
+    )
+    assert table.status_code == 200 and "139****" in table.text
+    pages.append(table.text)
     seen = "\n".join(pages)
 
     codes = [sms["datas"][0] for sms in sim.requests() if sms["datas"]]

@@ -89,7 +89,7 @@ def test_the_sixth_code_for_one_mobile_in_a_day_is_refused(limited):
         statuses.append((answer.status_code, answer.json.get("error")))
 
     assert statuses == [(200, None)] * 5 + [(429, "rate_limited")]
-    assert "daily limit" in answer.json["errmsg"]
+    assert answer.json["errmsg"] == f"请求过于频繁，请{answer.json['interval']}秒后再试"
     # The cap is RongLian's: per calendar day in Beijing, so it lifts at midnight there.
     assert 1 <= answer.json["interval"] <= seconds_until_tomorrow()
     assert answer.headers["Retry-After"] == str(answer.json["interval"])

@@ -145,3 +145,23 @@ def celery_worker(
         *(extra or []),
     ]
     return Service(name, argv, env, log_dir)
+
+
+def flower(
+    env: Mapping[str, str],
+    port: int,
+    log_dir: Path,
+    extra: list[str] | None = None,
+    app: str = "celery_worker.celery",
+) -> Service:
+    """``celery flower`` (requirements-ops.txt) on 127.0.0.1:``port``: what ``make flower`` runs."""
+    argv = [
+        str(BIN / "celery"),
+        "-A",
+        app,
+        "flower",
+        "--address=127.0.0.1",
+        f"--port={port}",
+        *(extra or []),
+    ]
+    return Service(f"flower-{port}", argv, env, log_dir)

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app
 
 from .delivery.chain import get_chain
 from .errors import UNAVAILABLE
+from .messages import message
 from .redis_store import get_redis
 
 bp = Blueprint("health", __name__)
@@ -43,7 +44,7 @@ def readyz() -> tuple[dict, int]:
         return {
             "status": "unavailable",
             "error": "unavailable",
-            "errmsg": "not ready",
+            "errmsg": message("unavailable"),
             "failed": failed,
             "providers": providers,
         }, 503

@@ -304,8 +304,10 @@ BREAKER_KEEP = 86400
 REPORT_METRICS_KEY = "sms:metrics:reports"
 DELIVERY_SECONDS_KEY = "sms:metrics:delivery_seconds"
 PROVIDER_SENDS_KEY = "sms:metrics:provider_sends"
-# Upper bounds (seconds) of the send-to-delivered histogram's buckets.
+PROVIDER_LATENCY_KEY = "sms:metrics:provider_latency"
+# Upper bounds (seconds) of the histograms' buckets.
 DELIVERY_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SENDS_PER_MOBILE = 20
 
 _NOW = """
@@ -372,6 +374,17 @@ return {redis.call('HGET', KEYS[1], 'provider') or '', redis.call('HGET', KEYS[1
 """
 
 
+def observe(
+    pipe: Pipeline, key: str, provider: str, seconds: float, buckets: tuple[float, ...]
+) -> None:
+    """Queue one observation of a per-provider histogram (cumulative buckets, sum, count)."""
+    for bound in (*buckets, float("inf")):
+        if seconds <= bound:
+            pipe.hincrby(key, f"{provider}:{bound}", 1)
+    pipe.hincrbyfloat(key, f"{provider}:sum", seconds)
+    pipe.hincrby(key, f"{provider}:count", 1)
+
+
 class CircuitBreakers:
     """One breaker per provider, in Redis so that every worker sees the same state."""
 
@@ -389,11 +402,12 @@ class CircuitBreakers:
         """'closed' or 'probe' (go ahead) or 'open' (skip this provider)."""
         return self._allow([self._key(provider)], [self.cooldown, self.probe_lease]).decode()
 
-    def record(self, provider: str, ok: bool, outcome: str) -> None:
-        """The call's outcome for the breaker, and its count by provider and outcome."""
+    def record(self, provider: str, ok: bool, outcome: str, seconds: float) -> None:
+        """The call's outcome for the breaker; its count and latency by provider."""
         with self.client.pipeline(transaction=False) as pipe:
             self._record([self._key(provider)], [int(ok), self.failures, BREAKER_KEEP], client=pipe)
             pipe.hincrby(PROVIDER_SENDS_KEY, f"{provider}:{outcome}", 1)
+            observe(pipe, PROVIDER_LATENCY_KEY, provider, seconds, LATENCY_BUCKETS)
             pipe.execute()
 
     def state(self, provider: str) -> str:
@@ -476,11 +490,7 @@ class SendRecords:
         with self.client.pipeline(transaction=False) as pipe:
             pipe.hincrby(REPORT_METRICS_KEY, f"{provider}:{outcome}", 1)
             if seconds is not None and outcome == "delivered":
-                for bound in (*DELIVERY_BUCKETS, float("inf")):
-                    if seconds <= bound:
-                        pipe.hincrby(DELIVERY_SECONDS_KEY, f"{provider}:{bound}", 1)
-                pipe.hincrbyfloat(DELIVERY_SECONDS_KEY, f"{provider}:sum", seconds)
-                pipe.hincrby(DELIVERY_SECONDS_KEY, f"{provider}:count", 1)
+                observe(pipe, DELIVERY_SECONDS_KEY, provider, seconds, DELIVERY_BUCKETS)
             pipe.execute()
 
     def last_sends(self, mobile: str) -> list[dict[str, str]]:

@@ -89,13 +89,13 @@ def breakers(redis_url, app):
 
 def test_a_breaker_opens_after_n_consecutive_failures_only(breakers):
     for _ in range(2):
-        breakers.record("ronglian", ok=False, outcome="retry")
-    breakers.record("ronglian", ok=True, outcome="sent")  # the run is broken
+        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
+    breakers.record("ronglian", ok=True, outcome="sent", seconds=0.1)  # the run is broken
     for _ in range(2):
-        breakers.record("ronglian", ok=False, outcome="retry")
+        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
     assert breakers.allow("ronglian") == "closed"
 
-    breakers.record("ronglian", ok=False, outcome="retry")
+    breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
 
     assert breakers.allow("ronglian") == "open"
     assert breakers.state("ronglian") == "open"
@@ -104,7 +104,7 @@ def test_a_breaker_opens_after_n_consecutive_failures_only(breakers):
 
 def test_after_the_cooldown_exactly_one_of_many_workers_probes(breakers):
     for _ in range(3):
-        breakers.record("ronglian", ok=False, outcome="retry")
+        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
     time.sleep(0.6)
     assert breakers.state("ronglian") == "half_open"
 
@@ -116,15 +116,15 @@ def test_after_the_cooldown_exactly_one_of_many_workers_probes(breakers):
 
 def test_a_successful_probe_closes_and_a_failed_one_reopens(breakers):
     for _ in range(3):
-        breakers.record("ronglian", ok=False, outcome="retry")
+        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
     time.sleep(0.6)
     assert breakers.allow("ronglian") == "probe"
-    breakers.record("ronglian", ok=False, outcome="retry")
+    breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
     assert breakers.allow("ronglian") == "open"  # a new cool-down
 
     time.sleep(0.6)
     assert breakers.allow("ronglian") == "probe"
-    breakers.record("ronglian", ok=True, outcome="sent")
+    breakers.record("ronglian", ok=True, outcome="sent", seconds=0.1)
 
     assert breakers.allow("ronglian") == "closed"
     assert breakers.state("ronglian") == "closed"
@@ -141,4 +141,5 @@ def test_readyz_shows_each_circuit_and_stays_ready_while_one_is_open(chain_app, 
     assert answer.json["providers"] == {"ronglian": "open", "aliyun": "closed"}
     metrics = app.test_client().get("/metrics").text
     assert 'sms_provider_circuit_state{provider="ronglian"} 2.0' in metrics
-    assert 'sms_provider_calls_total{outcome="failover",provider="ronglian"} 1.0' in metrics
+    assert 'sms_provider_sends_total{outcome="failover",provider="ronglian"} 1.0' in metrics
+    assert 'sms_provider_latency_seconds_count{provider="ronglian"} 1.0' in metrics

@@ -55,8 +55,9 @@ class ProviderChain:
                 continue
             if name != pinned:
                 self.records.pin(send_id, name)
+            started = time.perf_counter()
             result = self.providers[name].send(tid, mobile, datas, purpose)
-            self._record(name, result)
+            self._record(name, result, time.perf_counter() - started)
             if not result.failover:
                 break
             self.records.pin(send_id, None)
@@ -80,14 +81,14 @@ class ProviderChain:
                 )
         return result
 
-    def _record(self, name: str, result: SendResult) -> None:
+    def _record(self, name: str, result: SendResult, seconds: float) -> None:
         """Count the call against the provider's breaker; after a call, never raise."""
         # A failure of the vendor's (not of the number or the code) counts
         # against its breaker; a definite answer about this message proves it up.
         vendor_trouble = result.failover or result.verdict.action is Action.RETRY
         outcome = "failover" if result.failover else result.verdict.action.value
         try:
-            self.breakers.record(name, ok=not vendor_trouble, outcome=outcome)
+            self.breakers.record(name, ok=not vendor_trouble, outcome=outcome, seconds=seconds)
         except UNAVAILABLE:
             logger.warning("%s: outcome not counted by its breaker, Redis unavailable", name)
 

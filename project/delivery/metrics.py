@@ -19,6 +19,8 @@ from prometheus_client.core import (
 from ..redis_store import (
     DELIVERY_BUCKETS,
     DELIVERY_SECONDS_KEY,
+    LATENCY_BUCKETS,
+    PROVIDER_LATENCY_KEY,
     PROVIDER_SENDS_KEY,
     REPORT_METRICS_KEY,
     get_redis,
@@ -50,7 +52,7 @@ class DeliveryCollector:
         yield circuit
 
         sends = CounterMetricFamily(
-            "sms_provider_calls",
+            "sms_provider_sends",
             "Provider calls by outcome: sent, retry, give_up, failover (did not take it).",
             labels=["provider", "outcome"],
         )
@@ -67,19 +69,33 @@ class DeliveryCollector:
             reports.add_metric([provider, status], int(value))
         yield reports
 
-        histogram = HistogramMetricFamily(
+        yield _histogram(
+            client.hgetall(PROVIDER_LATENCY_KEY),
+            "sms_provider_latency_seconds",
+            "Seconds one provider call took, whatever its outcome.",
+            LATENCY_BUCKETS,
+        )
+        yield _histogram(
+            client.hgetall(DELIVERY_SECONDS_KEY),
             "sms_delivery_seconds",
             "Seconds from the provider's acceptance to the phone's delivery report.",
-            labels=["provider"],
+            DELIVERY_BUCKETS,
         )
-        by_provider: dict[str, dict[str, str]] = {}
-        for provider, label, value in _labelled(client.hgetall(DELIVERY_SECONDS_KEY)):
-            by_provider.setdefault(provider, {})[label] = value
-        for provider, fields in sorted(by_provider.items()):
-            buckets = [(str(bound), int(fields.get(str(bound), 0))) for bound in DELIVERY_BUCKETS]
-            buckets.append(("+Inf", int(fields.get(str(float("inf")), 0))))
-            histogram.add_metric([provider], buckets, float(fields.get("sum", 0)))
-        yield histogram
+
+
+def _histogram(
+    raw: dict[bytes, bytes], name: str, documentation: str, bounds: tuple[float, ...]
+) -> HistogramMetricFamily:
+    """A per-provider histogram from its Redis hash (see ``redis_store.observe``)."""
+    histogram = HistogramMetricFamily(name, documentation, labels=["provider"])
+    by_provider: dict[str, dict[str, str]] = {}
+    for provider, label, value in _labelled(raw):
+        by_provider.setdefault(provider, {})[label] = value
+    for provider, fields in sorted(by_provider.items()):
+        buckets = [(str(bound), int(fields.get(str(bound), 0))) for bound in bounds]
+        buckets.append(("+Inf", int(fields.get(str(float("inf")), 0))))
+        histogram.add_metric([provider], buckets, float(fields.get("sum", 0)))
+    return histogram
 
 
 def init_app(app: Flask) -> None:

@@ -312,3 +312,16 @@ def test_the_missing_purpose_and_the_setting_are_both_named():
         load_config(vendor_env(ALIYUN_TEMPLATES="register:SMS_1,reset_password:SMS_3"))
 
     assert "ALIYUN_TEMPLATES" in str(caught.value) and "'login'" in str(caught.value)
+
+
+def test_flask_sms_check_shows_the_vendor_settings_with_their_secrets_masked(vendor_settings):
+    from project import create_app
+    from tests.conftest import CALLBACK_TOKEN
+
+    app = create_app({**vendor_settings, "SMS_PROVIDER": "ronglian,aliyun,tencent"})
+
+    result = app.test_cli_runner().invoke(args=["sms", "check"])
+
+    assert "ALIYUN_ACCESS_KEY_SECRET" in result.output and "TENCENT_SECRET_KEY" in result.output
+    for secret in (ALIYUN_KEY_SECRET, TENCENT_SECRET_KEY, CALLBACK_TOKEN):
+        assert secret not in result.output

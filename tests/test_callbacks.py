@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from project import create_app
 from project.delivery.chain import get_chain
@@ -193,3 +195,28 @@ def test_a_large_batch_of_reports_is_taken_whole(vendor_app, sims):
     assert answer.status_code == 200
     assert state_of(vendor_app, send_id)["state"] == "delivered"
     assert report_counts(vendor_app) == {"aliyun:delivered": 1, "aliyun:unknown": 2000}
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+REPORT_KEYS = st.sampled_from(["biz_id", "success", "sid", "report_status", "report_time"])
+
+
+@pytest.mark.parametrize("vendor", ["aliyun", "tencent"])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=JSON | st.lists(st.dictionaries(REPORT_KEYS, JSON, max_size=5), max_size=3))
+def test_any_json_body_is_answered_200_or_a_clear_400_never_a_500(vendor_app, vendor, body):
+    answer = vendor_app.test_client().post(
+        f"/callbacks/{vendor}/sms-report?token={CALLBACK_TOKEN}", json=body
+    )
+
+    assert answer.status_code in {200, 400}
+    if answer.status_code == 400:
+        assert answer.json["error"] == "invalid_request"

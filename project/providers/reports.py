@@ -30,6 +30,13 @@ def beijing_time(text: object) -> float | None:
         return None
 
 
+def message_id(value: object, field: str) -> str:
+    """The vendor's message id: a non-empty string (or number), nothing else."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise BadReport(f"each report needs {field}")
+    return str(value)
+
+
 def items(payload: object) -> list[dict]:
     """The JSON array of report objects both vendors push."""
     if not isinstance(payload, list) or not all(isinstance(item, dict) for item in payload):

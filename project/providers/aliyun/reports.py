@@ -8,7 +8,7 @@ https://help.aliyun.com/zh/sms/developer-reference/smsreport-2
 
 from __future__ import annotations
 
-from ..reports import BadReport, DeliveryReport, beijing_time, items
+from ..reports import BadReport, DeliveryReport, beijing_time, items, message_id
 
 ANSWER = {"code": 0, "msg": "接收成功"}
 
@@ -16,11 +16,11 @@ ANSWER = {"code": 0, "msg": "接收成功"}
 def parse(payload: object) -> list[DeliveryReport]:
     reports = []
     for item in items(payload):
-        if not item.get("biz_id") or not isinstance(item.get("success"), bool):
-            raise BadReport("each report needs biz_id and a boolean success")
+        if not isinstance(item.get("success"), bool):
+            raise BadReport("each report needs a boolean success")
         reports.append(
             DeliveryReport(
-                message_id=str(item["biz_id"]),
+                message_id=message_id(item.get("biz_id"), "biz_id"),
                 delivered=item["success"],
                 code=str(item.get("err_code") or ""),
                 at=beijing_time(item.get("report_time")),

@@ -9,7 +9,7 @@ Source: https://cloud.tencent.com/document/product/382/52077
 
 from __future__ import annotations
 
-from ..reports import BadReport, DeliveryReport, beijing_time, items
+from ..reports import BadReport, DeliveryReport, beijing_time, items, message_id
 
 ANSWER = {"result": 0, "errmsg": "OK"}
 
@@ -18,11 +18,11 @@ def parse(payload: object) -> list[DeliveryReport]:
     reports = []
     for item in items(payload):
         status = item.get("report_status")
-        if not item.get("sid") or status not in {"SUCCESS", "FAIL"}:
-            raise BadReport("each report needs sid and report_status SUCCESS or FAIL")
+        if status not in ("SUCCESS", "FAIL"):
+            raise BadReport("each report needs report_status SUCCESS or FAIL")
         reports.append(
             DeliveryReport(
-                message_id=str(item["sid"]),
+                message_id=message_id(item.get("sid"), "sid"),
                 delivered=status == "SUCCESS",
                 code=str(item.get("errmsg") or ""),
                 at=beijing_time(item.get("user_receive_time")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..providers import get_providers
 from ..redis_store import CircuitBreakers, SendRecords, get_redis
 from . import metrics, views
 from .chain import BREAKERS, CHAIN, RECORDS, ProviderChain
@@ -18,8 +19,6 @@ __all__ = ["init_app"]
 
 def init_app(app: Flask) -> None:
     """Breakers and send records on the app's Redis; the chain over its providers."""
-    from ..providers import get_providers
-
     config = app.config
     client = get_redis(app)
     breakers = CircuitBreakers(

@@ -21,7 +21,14 @@ from redis import Redis
 
 from .errors import UNAVAILABLE
 from .queue import queue_stats
-from .redis_store import METRICS_KEY, TIMEZONE, add_counts, get_redis, metrics_day_key
+from .redis_store import (
+    METRICS_KEY,
+    TIMEZONE,
+    add_counts,
+    get_abuse_store,
+    get_redis,
+    metrics_day_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +40,11 @@ SENDS_SUCCEEDED = "sends_succeeded"
 SENDS_FAILED = "sends_failed"
 SENDS_RETRIED = "sends_retried"
 SENDS_DROPPED_EXPIRED = "sends_dropped_expired"
+CODES_VERIFIED = "codes_verified"
+TEST_CODES_ISSUED = "test_codes_issued"
+CAPTCHA_REQUIRED = "captcha_required_refusals"
+CAPTCHA_WRONG = "captcha_wrong_refusals"
+BUDGET_REFUSALS = "budget_refusals"
 
 HELP = {
     CODES_REQUESTED: "Valid requests for a code, whatever their outcome.",
@@ -43,6 +55,11 @@ HELP = {
     SENDS_FAILED: "SMS given up: permanent errors, spent retries, code expired before a retry.",
     SENDS_RETRIED: "Send attempts that failed transiently and were retried.",
     SENDS_DROPPED_EXPIRED: "Sends dropped unsent because their code expired in the queue.",
+    CODES_VERIFIED: "Codes verified (test numbers not counted).",
+    TEST_CODES_ISSUED: "Fixed codes stored for SMS_TEST_NUMBERS (no SMS sent).",
+    CAPTCHA_REQUIRED: "Sends refused because they needed a captcha and had none.",
+    CAPTCHA_WRONG: "Sends refused for a wrong, expired or used captcha.",
+    BUDGET_REFUSALS: "Sends refused because SMS_HOURLY_BUDGET or SMS_DAILY_BUDGET was spent.",
 }
 
 bp = Blueprint("metrics", __name__)
@@ -92,6 +109,56 @@ class _RedisCollector:
         age.add_metric([], stats.oldest_age or 0.0)
         yield depth
         yield age
+        yield from self._abuse()
+
+    def _abuse(self) -> Iterator[Metric]:
+        """This hour's conversion, the alarm, and how much of each budget is spent."""
+        store = get_abuse_store(self.app)
+        now = datetime.now(TIMEZONE)
+        issued, verified = store.last_hour(now)
+        hour_issued, _, day_issued = store.issued_now(now)
+        config = self.app.config
+        gauges = [
+            ("sms_codes_issued_last_hour", "Codes issued over the last hour.", issued),
+            ("sms_codes_verified_last_hour", "Codes verified over the last hour.", verified),
+            (
+                "sms_conversion_ratio",
+                "Codes verified per code issued over the last hour (1 with none issued).",
+                min(1.0, verified / issued) if issued > 0 else 1.0,
+            ),
+            (
+                "sms_conversion_alarm",
+                "1 while the conversion alarm is on (every send then needs a captcha).",
+                int(store.alarm_on()),
+            ),
+            ("sms_budget_hourly_used", "Codes issued this clock hour.", hour_issued),
+            (
+                "sms_budget_hourly_limit",
+                "SMS_HOURLY_BUDGET (0 = no cap).",
+                config["SMS_HOURLY_BUDGET"],
+            ),
+            ("sms_budget_daily_used", "Codes issued this Beijing day.", day_issued),
+            (
+                "sms_budget_daily_limit",
+                "SMS_DAILY_BUDGET (0 = no cap).",
+                config["SMS_DAILY_BUDGET"],
+            ),
+        ]
+        for name, text, value in gauges:
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], value)
+            yield gauge
+        exhausted = GaugeMetricFamily(
+            "sms_budget_exhausted",
+            "1 while a budget is spent and every send is refused.",
+            labels=["window"],
+        )
+        for window, used, limit in (
+            ("hour", hour_issued, config["SMS_HOURLY_BUDGET"]),
+            ("day", day_issued, config["SMS_DAILY_BUDGET"]),
+        ):
+            exhausted.add_metric([window], int(bool(limit) and used >= limit))
+        yield exhausted
 
 
 @bp.get("/metrics")

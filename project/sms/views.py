@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from ..abuse import BudgetExhausted, CaptchaRequired, CaptchaWrong, Client
 from ..codes import (
     Cooldown,
     DailyLimit,
@@ -30,14 +31,41 @@ def _submitted_code() -> object:
     return request.form.get("code")
 
 
+def _send_field(name: str) -> str | None:
+    """A field of the send: JSON key, form field or query parameter (GET has no body)."""
+    body = request.get_json(silent=True) if request.is_json else request.form
+    value = body.get(name) if isinstance(body, dict) else None  # form data is a dict too
+    if value is None:
+        value = request.args.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)  # a number typed as a JSON number is still an answer
+
+
+def _client() -> Client:
+    return Client(request.remote_addr, _send_field("captcha_id"), _send_field("captcha"))
+
+
 @bp.route("/<mobile>", methods=["GET", "POST"])
 @limiter.limit(sms_per_ip, error_message="too many requests from this address")
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
     try:
-        issued = issue_code(mobile)
+        issued = issue_code(mobile, _client())
     except InvalidMobile:
         return _invalid_mobile()
+    except CaptchaRequired:
+        return error_response(
+            400, "captcha_required", "solve the captcha from /captcha and send its answer"
+        )
+    except CaptchaWrong:
+        return error_response(
+            400, "captcha_wrong", "the captcha is wrong, expired or used; get a new one"
+        )
+    except BudgetExhausted as exc:
+        return rate_limited(
+            exc.retry_after, exc.limit, "the service sent all the codes it may for now"
+        )
     except Cooldown as exc:
         response = error_response(
             429,

@@ -1,0 +1,73 @@
+"""Image captchas (图形验证码) from the ``captcha`` package, kept only as an HMAC.
+
+The answer never reaches Redis in clear: Redis holds HMAC(SECRET_KEY, id and
+answer) under the id, with its own TTL, and the first send that presents
+the id takes it away (GETDEL), right or wrong, so one solved image buys one
+attempt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from functools import cache
+
+from captcha.image import ImageCaptcha
+from flask import current_app
+
+from ..redis_store import get_abuse_store
+
+# No 0/O, 1/I/L: a person must be able to read it back.
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+LENGTH = 4
+
+
+class CaptchaRequired(Exception):
+    """This send needs a captcha and none came with it."""
+
+
+class CaptchaWrong(Exception):
+    """The captcha presented is wrong, expired or already used."""
+
+
+@dataclass(frozen=True)
+class Captcha:
+    captcha_id: str
+    image: str  # data:image/png;base64,...
+    expires_in: int
+
+
+@cache
+def _drawer() -> ImageCaptcha:
+    # One per process: it loads its fonts once.
+    return ImageCaptcha(width=160, height=60)
+
+
+def answer_digest(captcha_id: str, answer: str) -> str:
+    """What Redis holds: HMAC of the id and the answer (case-folded), keyed by SECRET_KEY."""
+    key = current_app.config["SECRET_KEY"].encode()
+    message = f"captcha:{captcha_id}:{answer.strip().upper()}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def new_captcha() -> Captcha:
+    """Draw a fresh captcha and remember its answer's digest for SMS_CAPTCHA_TTL seconds."""
+    config = current_app.config
+    answer = config["SMS_CAPTCHA_TEST_ANSWER"] or "".join(
+        secrets.choice(ALPHABET) for _ in range(LENGTH)
+    )
+    captcha_id = secrets.token_urlsafe(16)
+    png = _drawer().generate(answer).getvalue()
+    ttl = config["SMS_CAPTCHA_TTL"]
+    get_abuse_store().put_captcha(captcha_id, answer_digest(captcha_id, answer), ttl)
+    image = "data:image/png;base64," + base64.b64encode(png).decode()
+    return Captcha(captcha_id=captcha_id, image=image, expires_in=ttl)
+
+
+def check(captcha_id: str, answer: str, stored: str | None) -> None:
+    """Raise CaptchaWrong unless ``answer`` matches the digest taken from Redis."""
+    if stored is None or not hmac.compare_digest(stored, answer_digest(captcha_id, answer)):
+        raise CaptchaWrong()

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from project import create_app
 from tools.redis_server import RedisServer, free_port
 from tools.ronglian_sim import RongLianSimulator
-from tools.services import Service, celery_worker, gunicorn
+from tools.services import Service, celery_beat, celery_worker, gunicorn
 
 ACC_ID = "8aaf0708test0acc0id00000000000001"
 ACC_TOKEN = "f0e1d2c3b4a5secret0token00000001"
@@ -127,6 +127,20 @@ def start_worker(
         services.append(worker)
         worker.wait_for_output(" ready.")
         return worker
+
+    return start
+
+
+@pytest.fixture
+def start_beat(
+    services: list[Service], settings: dict[str, str], tmp_path: Path
+) -> Callable[..., Service]:
+    """Start ``celery -A celery_worker.celery beat``."""
+
+    def start(env: dict[str, str] | None = None) -> Service:
+        beat = celery_beat({**settings, **(env or {})}, tmp_path).start()
+        services.append(beat)
+        return beat
 
     return start
 

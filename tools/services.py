@@ -136,3 +136,18 @@ def celery_worker(
         *(extra or []),
     ]
     return Service(name, argv, env, log_dir)
+
+
+def celery_beat(env: Mapping[str, str], log_dir: Path) -> Service:
+    """``celery -A celery_worker.celery beat`` with its schedule file in ``log_dir``."""
+    argv = [
+        str(BIN / "celery"),
+        "-A",
+        "celery_worker.celery",
+        "beat",
+        "-l",
+        "info",
+        "--schedule",
+        str(log_dir / "beat-schedule"),
+    ]
+    return Service("beat", argv, env, log_dir)

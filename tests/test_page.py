@@ -4,6 +4,7 @@ against real gunicorn, a Celery worker and the RongLian simulator."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -120,3 +121,56 @@ def test_request_count_down_verify_and_cooldown_in_a_browser(
     assert errors == []
     assert len(sim.requests()) == 1
     print(f"screenshots in {shots}")
+
+
+def test_the_page_asks_for_the_captcha_when_the_server_does(
+    start_web, start_worker, sim, browser_page, tmp_path
+):
+    from playwright.sync_api import expect
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    captcha = {"SMS_CAPTCHA": "always", "SMS_CAPTCHA_TEST_ANSWER": "QZ7K"}
+    start_worker(env=captcha, pool="threads")
+    web = start_web(env=captcha)
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console", lambda msg: errors.append(msg.text) if "Content Security" in msg.text else None
+    )
+    page.goto(f"{web}/")
+    expect(page.locator("#captcha-row")).to_be_hidden()
+
+    page.fill("#mobile", MOBILE)
+    page.click("#send")
+    expect(page.locator("#message")).to_contain_text("captcha_required")
+    image = page.locator("#captcha-image")
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    page.wait_for_function("document.getElementById('captcha-image').naturalWidth === 160")
+    page.screenshot(path=shots / "1-captcha.png")
+
+    first = image.get_attribute("src")
+    image.click()  # a tap draws a new one
+    expect(image).not_to_have_attribute("src", first)
+
+    page.fill("#captcha", "AAAA")
+    page.click("#send")
+    expect(page.locator("#message")).to_contain_text("captcha_wrong")
+    expect(page.locator("#captcha")).to_have_value("")  # a fresh captcha to solve
+    assert sim.requests() == []
+
+    page.fill("#captcha", "qz7k")
+    page.click("#send")
+    expect(page.locator("#message")).to_have_text("OK")
+    expect(page.locator("#captcha-row")).to_be_hidden()
+    expect(page.locator("#send")).to_contain_text("秒后重试")
+    page.screenshot(path=shots / "2-sent.png")
+
+    [sms] = sim.wait_for(1)
+    page.fill("#code", sms["datas"][0])
+    page.click("#verify")
+    expect(page.locator("#message")).to_have_class("ok")
+    assert errors == []
+    assert len(sim.requests()) == 1

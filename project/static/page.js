@@ -1,11 +1,16 @@
 // The reference front end: ask for a code, count down, verify it.
 // Every message shown comes from the server's `errmsg` / `error`.
+// When the server asks for a captcha (captcha_required, captcha_wrong) the
+// page shows one from /captcha; a tap on the image draws a new one.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const sendButton = $("send");
 const sendLabel = sendButton.textContent;
+const captchaRow = $("captcha-row");
+const captchaImage = $("captcha-image");
 let timer = null;
+let captchaId = null;
 
 function show(text, ok) {
   const message = $("message");
@@ -49,13 +54,48 @@ async function call(url, options) {
   }
 }
 
+async function newCaptcha() {
+  const { response, body } = await call("/captcha", { method: "GET" });
+  if (!response || !response.ok) {
+    show(describe(body), false);
+    return;
+  }
+  captchaId = body.captcha_id;
+  captchaImage.src = body.image;
+  captchaRow.hidden = false;
+  $("captcha").value = "";
+  $("captcha").focus();
+}
+
+captchaImage.addEventListener("click", newCaptcha);
+
+function sendOptions() {
+  if (captchaId === null) return { method: "POST" };
+  // A captcha is used up by the send that presents it, right or wrong.
+  const fields = { captcha_id: captchaId, captcha: $("captcha").value.trim() };
+  captchaId = null;
+  return {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(fields),
+  };
+}
+
 $("send-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const mobile = $("mobile").value.trim();
   sendButton.disabled = true;
-  const { response, body } = await call(`/users/sms/${encodeURIComponent(mobile)}`, {
-    method: "POST",
-  });
+  const { response, body } = await call(
+    `/users/sms/${encodeURIComponent(mobile)}`,
+    sendOptions(),
+  );
+  if (body && (body.error === "captcha_required" || body.error === "captcha_wrong")) {
+    show(describe(body), false);
+    sendButton.disabled = false;
+    await newCaptcha();
+    return;
+  }
+  captchaRow.hidden = true;
   if (response && response.status === 200) {
     show(describe(body), true);
     countdown(body.interval);

@@ -15,6 +15,9 @@ from flask import Flask
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
+        # For signal handlers, which run outside any task.
+        flask_app = app
+
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)

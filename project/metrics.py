@@ -45,6 +45,7 @@ TEST_CODES_ISSUED = "test_codes_issued"
 CAPTCHA_REQUIRED = "captcha_required_refusals"
 CAPTCHA_WRONG = "captcha_wrong_refusals"
 BUDGET_REFUSALS = "budget_refusals"
+SEALS_REFUSED = "seals_refused"
 
 HELP = {
     CODES_REQUESTED: "Valid requests for a code, whatever their outcome.",
@@ -60,6 +61,7 @@ HELP = {
     CAPTCHA_REQUIRED: "Sends refused because they needed a captcha and had none.",
     CAPTCHA_WRONG: "Sends refused for a wrong, expired or used captcha.",
     BUDGET_REFUSALS: "Sends refused because SMS_HOURLY_BUDGET or SMS_DAILY_BUDGET was spent.",
+    SEALS_REFUSED: "Sends refused: the sealed code did not open for that mobile or key.",
 }
 
 bp = Blueprint("metrics", __name__)

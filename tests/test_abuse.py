@@ -173,7 +173,7 @@ def test_ipv6_clients_are_counted_per_64(auto):
         ("203.0.113.7", "203.0.113.7"),
         ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
         ("::ffff:203.0.113.7", "203.0.113.7"),
-        ("not-an-address", None),
+        ("not-an-address", "not-an-address"),
         (None, None),
     ],
 )

@@ -39,6 +39,7 @@ def test_each_captcha_mode_is_accepted(raw, mode):
             "SMS_CAPTCHA_TEST_ANSWER",
         ),
         ({"SMS_HOURLY_BUDGET": "-1"}, "SMS_HOURLY_BUDGET must be at least 0"),
+        ({"RATELIMIT_CAPTCHA_PER_IP": "lots"}, "RATELIMIT_CAPTCHA_PER_IP is not a rate limit"),
         ({"SMS_DAILY_BUDGET": "lots"}, "SMS_DAILY_BUDGET must be a whole number"),
         ({"SMS_RISK_RANGE_PER_HOUR": "0"}, "SMS_RISK_RANGE_PER_HOUR must be at least 1"),
         ({"SMS_CONVERSION_ALARM_RATIO": "1.5"}, "SMS_CONVERSION_ALARM_RATIO must be between"),

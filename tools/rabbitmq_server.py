@@ -82,6 +82,11 @@ class RabbitMQServer:
             time.sleep(0.5)
         return self
 
+    def restart(self) -> None:
+        """Stop and start the node on the same port: every open connection dies."""
+        self.stop()
+        self.start()
+
     def stop(self) -> None:
         if self.service is not None:
             self.service.stop(timeout=30)

@@ -9,26 +9,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from ..ratelimit import address_key
 from ..redis_store import Signals
 
 RANGE_DIGITS = 7
 
 
 def client_key(address: str | None) -> str | None:
-    """The address as the risk counters key it: IPv4 whole, IPv6 by its /64."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+    """The address as the risk counters key it (as the per-IP limit does); None if unknown."""
+    return address_key(address) if address else None
 
 
 def number_range(mobile: str) -> str:

@@ -24,17 +24,24 @@ def _invalid_mobile() -> Response:
     return error_response(400, "invalid_mobile", "mobile must be 11 digits starting with 13-19")
 
 
-def _submitted_code() -> object:
+def _fields() -> dict:
+    """The body's fields: a JSON object or form data (a dict too); {} for anything else."""
     if request.is_json:
-        body = request.get_json(silent=True)
-        return body.get("code") if isinstance(body, dict) else None
-    return request.form.get("code")
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # '[' * 100000: not a body, and not worth a 500
+            return {}
+        return body if isinstance(body, dict) else {}
+    return request.form
+
+
+def _submitted_code() -> object:
+    return _fields().get("code")
 
 
 def _send_field(name: str) -> str | None:
     """A field of the send: JSON key, form field or query parameter (GET has no body)."""
-    body = request.get_json(silent=True) if request.is_json else request.form
-    value = body.get(name) if isinstance(body, dict) else None  # form data is a dict too
+    value = _fields().get(name)
     if value is None:
         value = request.args.get(name)
     if value is None or isinstance(value, str):
@@ -47,9 +54,15 @@ def _client() -> Client:
 
 
 @bp.route("/<mobile>", methods=["GET", "POST"])
-@limiter.limit(sms_per_ip, error_message="too many requests from this address")
+@limiter.limit(
+    sms_per_ip, methods=["GET", "POST"], error_message="too many requests from this address"
+)
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
+    if request.method == "HEAD":  # Flask adds HEAD to GET routes; a probe must not send SMS
+        response = error_response(405, "method_not_allowed", "Method Not Allowed")
+        response.headers["Allow"] = "GET, POST"
+        return response
     try:
         issued = issue_code(mobile, _client())
     except InvalidMobile:

@@ -292,3 +292,15 @@ def test_a_test_number_skips_cooldown_cap_and_captcha_and_queues_no_sms(settings
     assert (
         client.post(f"/users/sms/{TEST_NUMBER}/verify", data={"code": TEST_CODE}).status_code == 200
     )
+
+
+def test_the_cli_is_a_trusted_caller_held_to_the_budgets(settings):
+    app = create_app({**settings, "SMS_CAPTCHA": "always", "SMS_HOURLY_BUDGET": "1"})
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["sms", "send", "13812340000"])
+    second = runner.invoke(args=["sms", "send", "13812340001"])
+
+    assert first.exit_code == 0, first.output  # no captcha asked of the operator
+    assert second.exit_code == 1
+    assert "SMS_HOURLY_BUDGET=1 spent" in second.output

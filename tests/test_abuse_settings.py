@@ -8,6 +8,7 @@ import pytest
 
 from config import ConfigError, load_config
 from project import create_app
+from tests.test_production_guard import SAFE as PRODUCTION
 
 
 def test_defaults():
@@ -34,10 +35,7 @@ def test_each_captcha_mode_is_accepted(raw, mode):
     [
         ({"SMS_CAPTCHA": "sometimes"}, "SMS_CAPTCHA must be one of off, auto, always"),
         ({"SMS_CAPTCHA_TEST_ANSWER": "ABCD"}, "SMS_CAPTCHA_TEST_ANSWER .* unless APP_CONFIG"),
-        (
-            {"APP_CONFIG": "production", "SECRET_KEY": "k", "SMS_CAPTCHA_TEST_ANSWER": "ABCD"},
-            "SMS_CAPTCHA_TEST_ANSWER",
-        ),
+        ({**PRODUCTION, "SMS_CAPTCHA_TEST_ANSWER": "ABCD"}, "SMS_CAPTCHA_TEST_ANSWER"),
         ({"SMS_HOURLY_BUDGET": "-1"}, "SMS_HOURLY_BUDGET must be at least 0"),
         ({"RATELIMIT_CAPTCHA_PER_IP": "lots"}, "RATELIMIT_CAPTCHA_PER_IP is not a rate limit"),
         ({"SMS_DAILY_BUDGET": "lots"}, "SMS_DAILY_BUDGET must be a whole number"),
@@ -60,8 +58,9 @@ def test_bad_settings_are_refused_naming_them(env, message):
     assert "654321" not in str(refused.value) and "13800138000" not in str(refused.value)
 
 
-def test_the_test_answer_is_honoured_in_testing():
+def test_the_test_answer_is_honoured_in_testing_and_production_starts_without_it():
     assert load_config({"APP_CONFIG": "testing", "SMS_CAPTCHA_TEST_ANSWER": "ABCD"})
+    assert load_config(PRODUCTION).SMS_CAPTCHA == "auto"
 
 
 def test_test_numbers_are_parsed_and_listed_masked_in_one_start_up_line(settings, caplog):

@@ -15,14 +15,22 @@ from datetime import datetime
 
 from flask import current_app
 
+from ..errors import UNAVAILABLE
 from ..redis_store import TIMEZONE, get_abuse_store
 
 logger = logging.getLogger(__name__)
 
 
 def count_verified() -> None:
-    """Count one verified code (this hour's conversion and ``sms_codes_verified``)."""
-    get_abuse_store().count_verified(datetime.now(TIMEZONE))
+    """Count one verified code (this hour's conversion and ``sms_codes_verified``).
+
+    The code is already used up: a Redis hiccup here must not turn the
+    user's success into a 503.
+    """
+    try:
+        get_abuse_store().count_verified(datetime.now(TIMEZONE))
+    except UNAVAILABLE:
+        logger.warning("a verified code was not counted: Redis unavailable")
 
 
 def ratio(issued: float, verified: float) -> float:

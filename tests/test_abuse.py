@@ -59,7 +59,7 @@ def assert_nothing_left(store, mobile):
     assert store.llen("celery") == 0
 
 
-def test_the_captcha_is_a_four_character_png_whose_answer_redis_never_holds_in_clear(auto, store):
+def test_the_captcha_is_a_png_data_url_whose_answer_redis_never_holds_in_clear(auto, store):
     answer = auto.get("/captcha")
 
     assert answer.status_code == 200
@@ -119,6 +119,17 @@ def test_a_bad_captcha_leaves_no_code_no_cooldown_and_no_sms(settings, store, ca
     expected = "captcha_required" if case == "missing_answer" else "captcha_wrong"
     assert (refused.status_code, refused.json["error"]) == (400, expected)
     assert_nothing_left(store, "13922221111")
+
+
+def test_outside_testing_each_captcha_has_its_own_random_answer(settings, store):
+    client = create_app({**settings, "SMS_CAPTCHA": "always"}).test_client()
+    images = {client.get("/captcha").json["image"] for _ in range(3)}
+
+    guess = send(client, "13922224444", captcha_id=captcha(client), captcha=ANSWER)
+
+    assert len(images) == 3
+    assert guess.json["error"] == "captcha_wrong"
+    assert_nothing_left(store, "13922224444")
 
 
 def test_a_wrong_answer_uses_the_captcha_up(settings, store):
@@ -276,17 +287,20 @@ def test_the_daily_budget_counts_the_beijing_day(settings):
     assert "sms_budget_daily_used 2.0" in client.get("/metrics").get_data(as_text=True)
 
 
-def test_a_test_number_skips_cooldown_cap_and_captcha_and_queues_no_sms(settings, store):
+def test_a_test_number_skips_every_limit_and_the_captcha_and_queues_no_sms(settings, store):
     client = make_client(
         settings,
         SMS_CAPTCHA="always",
         SMS_DAILY_LIMIT="1",
+        RATELIMIT_SMS_PER_IP="1 per minute",
         SMS_TEST_NUMBERS=f"{TEST_NUMBER}:{TEST_CODE}",
     )
 
     answers = [send(client, TEST_NUMBER).status_code for _ in range(3)]
 
     assert answers == [200, 200, 200]
+    assert send(client, "13812345678").json["error"] == "captcha_required"
+    assert send(client, "13812345679").json["error"] == "rate_limited"  # the address's limit
     assert store.llen("celery") == 0
     assert store.keys("sms:cooldown:*") == []
     assert (

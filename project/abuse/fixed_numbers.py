@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from ..mobile import mask_mobile
 
@@ -18,6 +18,11 @@ logger = logging.getLogger(__name__)
 def fixed_code(mobile: str) -> str | None:
     """The fixed code of a test number, or None for every real number."""
     return current_app.config["SMS_TEST_NUMBERS"].get(mobile)
+
+
+def requested() -> bool:
+    """True when the request is for a test number: the per-IP limit exempts it too."""
+    return fixed_code((request.view_args or {}).get("mobile", "")) is not None
 
 
 def log_at_startup(app: Flask) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from ..abuse import BudgetExhausted, CaptchaRequired, CaptchaWrong, Client
+from ..abuse import BudgetExhausted, CaptchaRequired, CaptchaWrong, Client, fixed_numbers
 from ..codes import (
     Cooldown,
     DailyLimit,
@@ -55,7 +55,10 @@ def _client() -> Client:
 
 @bp.route("/<mobile>", methods=["GET", "POST"])
 @limiter.limit(
-    sms_per_ip, methods=["GET", "POST"], error_message="too many requests from this address"
+    sms_per_ip,
+    methods=["GET", "POST"],
+    error_message="too many requests from this address",
+    exempt_when=fixed_numbers.requested,
 )
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""

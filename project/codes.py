@@ -109,7 +109,10 @@ def issue_code(mobile: str, client: abuse.Client | None = None) -> Issued:
         logger.info("fixed code stored for test number %s; no SMS sent", mask_mobile(mobile))
         return Issued(interval=interval, expires_in=ttl)
 
-    reservation = abuse.admit(mobile, client)
+    admission = abuse.admit(mobile, client)
+    if admission.reservation is None:
+        raise Cooldown(admission.cooldown)
+    reservation = admission.reservation
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     digest = code_digest(mobile, code)
     token = secrets.token_hex(8)

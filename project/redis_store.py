@@ -347,6 +347,7 @@ ALARM_KEY = "sms:conversion:alarm"
 class Signals:
     """What one read tells the abuse defence before a send (see AbuseStore.read)."""
 
+    cooldown: int  # seconds left of the mobile's cooldown (0: none)
     alarm: bool
     ip_hour: float  # codes to the address over the last hour (sliding estimate)
     range_hour: float  # codes to the number range over the last hour (sliding estimate)
@@ -421,16 +422,24 @@ class AbuseStore:
         self.client.set(self._captcha_key(captcha_id), digest, ex=ttl)
 
     def read(
-        self, now: datetime, ip: str | None, prefix: str | None, captcha_id: str | None
+        self,
+        now: datetime,
+        mobile: str,
+        ip: str | None,
+        prefix: str | None,
+        captcha_id: str | None,
     ) -> Signals:
         """One round trip of reads (and the captcha's GETDEL) before any write.
 
+        The mobile's cooldown is read too, so that a send inside it (SMS
+        bombing of one number) is refused here, before any counter moves.
         ``prefix`` None (SMS_CAPTCHA is not auto) skips the risk counters.
         """
         risk = prefix is not None
         hour, previous = hour_label(now), hour_label(now - timedelta(hours=1))
         weight = 1 - (now.minute * 60 + now.second) / 3600
         with self.client.pipeline(transaction=False) as pipe:
+            pipe.ttl(CodeStore._code_keys(mobile)[0])
             pipe.hget(self.hour_key(hour), "codes_issued")
             pipe.get(self._day_key(today(now)))
             if captcha_id is not None:
@@ -443,6 +452,7 @@ class AbuseStore:
                     pipe.get(self._ip_key(ip, hour))
                     pipe.get(self._ip_key(ip, previous))
             results = iter(pipe.execute())
+        cooldown = max(0, int(next(results)))  # -2: no key; -1 cannot happen (SET EX)
         issued_hour, issued_day = int(next(results) or 0), int(next(results) or 0)
         digest = next(results) if captcha_id is not None else None
         alarm, range_hour, ip_hour = False, 0.0, 0.0
@@ -452,6 +462,7 @@ class AbuseStore:
             if ip is not None:
                 ip_hour = int(next(results) or 0) + weight * int(next(results) or 0)
         return Signals(
+            cooldown=cooldown,
             alarm=alarm,
             ip_hour=ip_hour,
             range_hour=range_hour,

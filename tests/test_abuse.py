@@ -65,6 +65,7 @@ def test_the_captcha_is_a_png_data_url_whose_answer_redis_never_holds_in_clear(a
     assert answer.status_code == 200
     body = answer.json
     assert body["errmsg"] == "OK" and body["expires_in"] == 300
+    assert answer.headers["Cache-Control"] == "no-store"
     prefix, encoded = body["image"].split(",", 1)
     assert prefix == "data:image/png;base64"
     image = Image.open(io.BytesIO(base64.b64decode(encoded)))
@@ -212,6 +213,9 @@ def test_a_refused_send_does_not_count_towards_the_address(auto):
     assert send(auto, "13977770001").status_code == 200
     assert send(auto, "13977770002").status_code == 200
     assert send(auto, "13977770003").json["error"] == "captcha_required"
+    metrics = auto.get("/metrics").get_data(as_text=True)
+    assert "sms_cooldown_refusals_total 5.0" in metrics
+    assert "sms_codes_issued_last_hour 3.0" in metrics
 
 
 @examples(

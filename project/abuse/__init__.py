@@ -16,9 +16,10 @@ from . import fixed_numbers, views
 from .budgets import BudgetExhausted
 from .captcha import CaptchaRequired, CaptchaWrong
 from .conversion import count_verified
-from .gate import Client, admit, give_back, settle
+from .gate import Admission, Client, admit, give_back, settle
 
 __all__ = [
+    "Admission",
     "BudgetExhausted",
     "CaptchaRequired",
     "CaptchaWrong",

@@ -1,8 +1,9 @@
-"""The gate a send passes before its code is claimed: budgets, then the captcha.
+"""The gate a send passes before its code is claimed: cooldown, budgets, captcha.
 
 ``admit`` makes one round trip of reads (and takes a presented captcha away)
 and refuses before any write where it can; it hands back the reservation of
-the service-wide counters that rides along with the claim. ``settle`` then
+the service-wide counters that rides along with the claim, or the seconds
+left of the mobile's cooldown for the caller to refuse with. ``settle`` then
 checks the budgets against the reserved counts, and ``give_back`` undoes a
 reservation whose send did not go out.
 """
@@ -32,7 +33,15 @@ class Client:
     captcha: str | None = None
 
 
-def admit(mobile: str, client: Client | None) -> Reservation:
+@dataclass(frozen=True)
+class Admission:
+    """Either a reservation to claim the code with, or the cooldown that refuses it."""
+
+    reservation: Reservation | None
+    cooldown: int = 0
+
+
+def admit(mobile: str, client: Client | None) -> Admission:
     """Refuse the send (CaptchaRequired, CaptchaWrong, BudgetExhausted) or reserve for it."""
     config = current_app.config
     store = get_abuse_store()
@@ -48,11 +57,15 @@ def admit(mobile: str, client: Client | None) -> Reservation:
         and client.captcha is not None
     )
     if mode == "off" and not (config["SMS_HOURLY_BUDGET"] or config["SMS_DAILY_BUDGET"]):
-        return store.reservation(now, None, None)  # nothing to read first
+        # Nothing to read first: the claim script checks the cooldown itself.
+        return Admission(store.reservation(now, None, None))
     captcha_id = (
         client.captcha_id if presented and CAPTCHA_ID.fullmatch(client.captcha_id) else None
     )
-    signals = store.read(now, address, prefix, captcha_id)
+    signals = store.read(now, mobile, address, prefix, captcha_id)
+    if signals.cooldown:
+        metrics.count(metrics.CODES_REQUESTED, metrics.COOLDOWN_REFUSALS)
+        return Admission(None, signals.cooldown)
     budgets.check(signals.issued_hour + 1, signals.issued_day + 1, now)
     if mode == "always" or (auto and risk.looks_risky(signals, config)):
         if not presented:
@@ -63,7 +76,7 @@ def admit(mobile: str, client: Client | None) -> Reservation:
         except captcha.CaptchaWrong:
             metrics.count(metrics.CAPTCHA_WRONG)
             raise
-    return store.reservation(now, address, prefix)
+    return Admission(store.reservation(now, address, prefix))
 
 
 def settle(reservation: Reservation) -> None:

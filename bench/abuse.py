@@ -22,12 +22,13 @@ from bench.stack import Stack, tree_cpu
 ANSWER = "QZ7K"
 RANGES = ("1701234", "1701235", "1650001", "1710000")
 
-# Each refusal, the settings that cause it, and the wrk mode that meets it.
+# Each refusal, the settings that cause it, and the wrk mode that meets it;
+# SMS_CAPTCHA is the default (auto) unless the refusal is the captcha's.
 REFUSALS = {
     "captcha_required": ({"SMS_CAPTCHA": "always"}, "send"),
-    "cooldown": ({}, "one"),
-    "per_ip_limit": ({"RATELIMIT_SMS_PER_IP": "1 per hour"}, "send"),
-    "budget": ({"SMS_HOURLY_BUDGET": "1"}, "send"),
+    "cooldown": ({"SMS_CAPTCHA": "auto"}, "one"),
+    "per_ip_limit": ({"SMS_CAPTCHA": "auto", "RATELIMIT_SMS_PER_IP": "1 per hour"}, "send"),
+    "budget": ({"SMS_CAPTCHA": "auto", "SMS_HOURLY_BUDGET": "1"}, "send"),
 }
 
 

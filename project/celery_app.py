@@ -12,6 +12,8 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
+from .redis_store import BEAT_KEY_PREFIX, BEAT_LOCK_KEY
+
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
@@ -24,6 +26,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
+    celery_app.conf.update(redbeat_key_prefix=BEAT_KEY_PREFIX, redbeat_lock_key=BEAT_LOCK_KEY)
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

@@ -28,6 +28,10 @@ ABUSE = "sms_abuse_store"
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 METRICS_KEY = "sms:metrics"
 METRICS_DAY_KEEP = 35 * 86400
+# celery-redbeat keeps beat's schedule (each entry's last run) and the lock
+# that lets one beat of many act under this prefix (applied in celery_app.py).
+BEAT_KEY_PREFIX = "sms:beat:"
+BEAT_LOCK_KEY = "sms:beat:lock"
 
 
 def init_app(app: Flask) -> None:

@@ -1,16 +1,72 @@
 // The reference front end: ask for a code, count down, verify it.
-// Every message shown comes from the server's `errmsg` / `error`.
+// Its own messages say what happened (sent, verified, the countdown); an
+// error shows the server's `errmsg`, which comes in the same language: the
+// browser's, Chinese unless it prefers English (the server reads the
+// Accept-Language header the browser sends with each request).
 // When the server asks for a captcha (captcha_required, captcha_wrong) the
 // page shows one from /captcha; a tap on the image draws a new one.
 "use strict";
 
+const TEXTS = {
+  zh: {
+    sent: "验证码已发送",
+    verified: "验证成功",
+    retryIn: (seconds) => `${seconds} 秒后重试`,
+    network: "网络错误，请稍后重试",
+  },
+  en: {
+    title: "SMS verification code",
+    mobile: "Mobile number",
+    mobilePlaceholder: "11-digit mobile number",
+    send: "Get code",
+    code: "Code",
+    codePlaceholder: "6-digit code",
+    verify: "Verify",
+    captcha: "Picture captcha",
+    captchaAlt: "Picture captcha (tap for a new one)",
+    sent: "Code sent",
+    verified: "Verified",
+    retryIn: (seconds) => `Retry in ${seconds} s`,
+    network: "Network error; please retry",
+  },
+};
+
+function browserLanguage() {
+  const preferred = navigator.languages && navigator.languages.length
+    ? navigator.languages
+    : [navigator.language || "zh"];
+  const first = preferred.find((tag) => /^(zh|en)\b/i.test(tag));
+  return first && /^en\b/i.test(first) ? "en" : "zh";
+}
+
+const lang = browserLanguage();
+const T = TEXTS[lang];
 const $ = (id) => document.getElementById(id);
 const sendButton = $("send");
-const sendLabel = sendButton.textContent;
 const captchaRow = $("captcha-row");
 const captchaImage = $("captcha-image");
 let timer = null;
 let captchaId = null;
+
+function translatePage() {
+  if (lang === "zh") return; // index.html is written in Chinese
+  document.documentElement.lang = "en";
+  document.title = T.title;
+  $("title").textContent = T.title;
+  $("mobile-label").textContent = T.mobile;
+  $("mobile").placeholder = T.mobilePlaceholder;
+  sendButton.textContent = T.send;
+  $("code-label").textContent = T.code;
+  $("code").placeholder = T.codePlaceholder;
+  $("verify").textContent = T.verify;
+  $("captcha").placeholder = T.captcha;
+  $("captcha").setAttribute("aria-label", T.captcha);
+  captchaImage.alt = T.captchaAlt;
+  captchaImage.title = T.captchaAlt;
+}
+
+translatePage();
+const sendLabel = sendButton.textContent;
 
 function show(text, ok) {
   const message = $("message");
@@ -18,12 +74,8 @@ function show(text, ok) {
   message.className = ok ? "ok" : "error";
 }
 
-function describe(body) {
-  if (!body) return "";
-  const parts = [body.errmsg];
-  if (body.error) parts.push(`(${body.error})`);
-  if (body.attempts_left !== undefined) parts.push(`attempts_left: ${body.attempts_left}`);
-  return parts.filter(Boolean).join(" ");
+function errorText(body) {
+  return (body && body.errmsg) || T.network;
 }
 
 function countdown(seconds) {
@@ -37,7 +89,7 @@ function countdown(seconds) {
       sendButton.textContent = sendLabel;
       return;
     }
-    sendButton.textContent = `${left} 秒后重试`;
+    sendButton.textContent = T.retryIn(left);
     left -= 1;
   };
   tick();
@@ -50,14 +102,14 @@ async function call(url, options) {
     const body = await response.json().catch(() => null);
     return { response, body };
   } catch (err) {
-    return { response: null, body: { errmsg: String(err), error: "network" } };
+    return { response: null, body: null };
   }
 }
 
 async function newCaptcha() {
   const { response, body } = await call("/captcha", { method: "GET" });
   if (!response || !response.ok) {
-    show(describe(body), false);
+    show(errorText(body), false);
     return;
   }
   captchaId = body.captcha_id;
@@ -90,21 +142,21 @@ $("send-form").addEventListener("submit", async (event) => {
     sendOptions(),
   );
   if (body && (body.error === "captcha_required" || body.error === "captcha_wrong")) {
-    show(describe(body), false);
+    show(errorText(body), false);
     sendButton.disabled = false;
     await newCaptcha();
     return;
   }
   captchaRow.hidden = true;
   if (response && response.status === 200) {
-    show(describe(body), true);
+    show(T.sent, true);
     countdown(body.interval);
     $("code").focus();
   } else if (response && response.status === 429) {
-    show(describe(body), false);
+    show(errorText(body), false);
     countdown(Number(response.headers.get("Retry-After")) || body.interval);
   } else {
-    show(describe(body), false);
+    show(errorText(body), false);
     sendButton.disabled = false;
   }
 });
@@ -117,5 +169,9 @@ $("verify-form").addEventListener("submit", async (event) => {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ code: $("code").value.trim() }),
   });
-  show(describe(body), Boolean(response && response.ok));
+  if (response && response.ok) {
+    show(T.verified, true);
+  } else {
+    show(errorText(body), false);
+  }
 });

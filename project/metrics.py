@@ -118,7 +118,7 @@ class _RedisCollector:
         store = get_abuse_store(self.app)
         now = datetime.now(TIMEZONE)
         issued, verified = store.last_hour(now)
-        hour_issued, _, day_issued = store.issued_now(now)
+        hour_issued, day_issued = store.issued_now(now)
         config = self.app.config
         gauges = [
             ("sms_codes_issued_last_hour", "Codes issued over the last hour.", issued),
@@ -133,34 +133,32 @@ class _RedisCollector:
                 "1 while the conversion alarm is on (every send then needs a captcha).",
                 int(store.alarm_on()),
             ),
-            ("sms_budget_hourly_used", "Codes issued this clock hour.", hour_issued),
-            (
-                "sms_budget_hourly_limit",
-                "SMS_HOURLY_BUDGET (0 = no cap).",
-                config["SMS_HOURLY_BUDGET"],
-            ),
-            ("sms_budget_daily_used", "Codes issued this Beijing day.", day_issued),
-            (
-                "sms_budget_daily_limit",
-                "SMS_DAILY_BUDGET (0 = no cap).",
-                config["SMS_DAILY_BUDGET"],
-            ),
         ]
         for name, text, value in gauges:
             gauge = GaugeMetricFamily(name, text)
             gauge.add_metric([], value)
             yield gauge
+        used = GaugeMetricFamily(
+            "sms_budget_used", "Codes issued this clock hour / Beijing day.", labels=["window"]
+        )
+        limit = GaugeMetricFamily(
+            "sms_budget_limit",
+            "SMS_HOURLY_BUDGET / SMS_DAILY_BUDGET (0 = no cap).",
+            labels=["window"],
+        )
         exhausted = GaugeMetricFamily(
             "sms_budget_exhausted",
             "1 while a budget is spent and every send is refused.",
             labels=["window"],
         )
-        for window, used, limit in (
+        for window, count, cap in (
             ("hour", hour_issued, config["SMS_HOURLY_BUDGET"]),
             ("day", day_issued, config["SMS_DAILY_BUDGET"]),
         ):
-            exhausted.add_metric([window], int(bool(limit) and used >= limit))
-        yield exhausted
+            used.add_metric([window], count)
+            limit.add_metric([window], cap)
+            exhausted.add_metric([window], int(bool(cap) and count >= cap))
+        yield from (used, limit, exhausted)
 
 
 @bp.get("/metrics")

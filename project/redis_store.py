@@ -533,10 +533,10 @@ class AbuseStore:
         """True for the first caller of ``name`` in ``window``, service-wide."""
         return bool(self.client.set(f"sms:once:{name}:{window}", 1, nx=True, ex=ttl))
 
-    def issued_now(self, now: datetime) -> tuple[int, int, int]:
-        """This clock hour's codes issued and verified, and today's codes issued."""
+    def issued_now(self, now: datetime) -> tuple[int, int]:
+        """Codes issued this clock hour and this Beijing day: what the budgets count."""
         with self.client.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.hour_key(hour_label(now)), "codes_issued", "codes_verified")
+            pipe.hget(self.hour_key(hour_label(now)), "codes_issued")
             pipe.get(self._day_key(today(now)))
-            (issued, verified), day = pipe.execute()
-        return int(issued or 0), int(verified or 0), int(day or 0)
+            hour, day = pipe.execute()
+        return int(hour or 0), int(day or 0)

@@ -260,7 +260,9 @@ def test_the_hourly_budget_stops_the_next_code_service_wide_but_not_a_test_numbe
     assert verified.status_code == 200
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'sms_budget_exhausted{window="hour"} 1.0' in metrics
-    assert "sms_budget_hourly_used 3.0" in metrics
+    assert 'sms_budget_used{window="hour"} 3.0' in metrics
+    assert 'sms_budget_limit{window="hour"} 3.0' in metrics
+    assert 'sms_budget_limit{window="day"} 0.0' in metrics  # no cap
     assert "sms_budget_refusals_total 3.0" in metrics
     assert "sms_test_codes_issued_total 1.0" in metrics
 
@@ -288,7 +290,7 @@ def test_the_daily_budget_counts_the_beijing_day(settings):
 
     assert refused.json["error"] == "rate_limited"
     assert int(refused.headers["Retry-After"]) <= 86400
-    assert "sms_budget_daily_used 2.0" in client.get("/metrics").get_data(as_text=True)
+    assert 'sms_budget_used{window="day"} 2.0' in client.get("/metrics").get_data(as_text=True)
 
 
 def test_a_test_number_skips_every_limit_and_the_captcha_and_queues_no_sms(settings, store):

@@ -147,19 +147,11 @@ def celery_worker(
     return Service(name, argv, env, log_dir)
 
 
-def celery_beat(env: Mapping[str, str], log_dir: Path) -> Service:
-    """``celery -A celery_worker.celery beat`` with its schedule file in ``log_dir``."""
-    argv = [
-        str(BIN / "celery"),
-        "-A",
-        "celery_worker.celery",
-        "beat",
-        "-l",
-        "info",
-        "--schedule",
-        str(log_dir / "beat-schedule"),
-    ]
-    return Service("beat", argv, env, log_dir)
+def celery_beat(env: Mapping[str, str], log_dir: Path, name: str = "beat") -> Service:
+    """``celery -A celery_worker.celery beat`` as the README gives it (the scheduler,
+    celery-redbeat, comes from the settings)."""
+    argv = [str(BIN / "celery"), "-A", "celery_worker.celery", "beat", "-l", "info"]
+    return Service(name, argv, env, log_dir)
 
 
 def flower(

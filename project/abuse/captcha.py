@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -40,10 +41,19 @@ class Captcha:
     expires_in: int
 
 
+# One drawer per process (it loads its fonts once), drawing one image at a
+# time: FreeType faces are not meant to be shared by threads drawing at once.
+_drawing = threading.Lock()
+
+
 @cache
 def _drawer() -> ImageCaptcha:
-    # One per process: it loads its fonts once.
     return ImageCaptcha(width=160, height=60)
+
+
+def _png(text: str) -> bytes:
+    with _drawing:
+        return _drawer().generate(text).getvalue()
 
 
 def answer_digest(captcha_id: str, answer: str) -> str:
@@ -60,7 +70,7 @@ def new_captcha() -> Captcha:
         secrets.choice(ALPHABET) for _ in range(LENGTH)
     )
     captcha_id = secrets.token_urlsafe(16)
-    png = _drawer().generate(answer).getvalue()
+    png = _png(answer)
     ttl = config["SMS_CAPTCHA_TTL"]
     get_abuse_store().put_captcha(captcha_id, answer_digest(captcha_id, answer), ttl)
     image = "data:image/png;base64," + base64.b64encode(png).decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from project import create_app
@@ -102,3 +103,20 @@ def test_a_test_number_gets_its_fixed_code_and_the_simulator_receives_nothing(
     assert metrics["sms_test_codes_issued_total"] == 1
     assert metrics["sms_codes_issued_total"] == 1
     assert metrics["sms_codes_verified_total"] == 0
+
+
+def test_behind_a_proxy_each_client_address_counts_apart(start_web):
+    web = start_web(env={"SMS_CAPTCHA": "auto", "TRUSTED_PROXY_COUNT": "1"})
+
+    def post(mobile, client):
+        headers = {"X-Forwarded-For": client}
+        return requests.post(f"{web}/users/sms/{mobile}", headers=headers, timeout=5)
+
+    for n in range(3):
+        assert post(f"1391234000{n}", "203.0.113.1").status_code == 200
+    fourth = post("13912340009", "203.0.113.1")
+    other = post("13912340008", "203.0.113.2")
+
+    assert (fourth.status_code, fourth.json()["error"]) == (400, "captcha_required")
+    assert fourth.json()["errmsg"]  # in the request's language
+    assert other.status_code == 200

@@ -2,7 +2,10 @@
 
 Each operation that must be atomic across many web processes is one Lua
 script, so a reader finds the whole storage protocol in this file. Issuing a
-code is one round trip: cooldown, daily cap, code, and counters together.
+code is one round trip: cooldown, daily cap, code, and counters together,
+with the abuse defence's service-wide counters (``Reservation``) pipelined
+beside the script as separate commands; before it, one pipelined read
+(``AbuseStore.read``) lets a refusal happen before anything is written.
 """
 
 from __future__ import annotations

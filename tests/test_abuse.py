@@ -324,3 +324,16 @@ def test_the_cli_is_a_trusted_caller_held_to_the_budgets(settings):
     assert first.exit_code == 0, first.output  # no captcha asked of the operator
     assert second.exit_code == 1
     assert "SMS_HOURLY_BUDGET=1 spent" in second.output
+
+
+def test_a_captcha_drawn_under_the_old_key_passes_during_a_rotation(settings):
+    old, new = "old-secret-of-at-least-32-characters!", "new-secret-of-at-least-32-characters!"
+    before = make_client(settings, SMS_CAPTCHA="always", SECRET_KEY=old)
+    after = make_client(settings, SMS_CAPTCHA="always", SECRET_KEY=new, SECRET_KEY_FALLBACKS=old)
+    stranger = make_client(settings, SMS_CAPTCHA="always", SECRET_KEY=new)
+
+    passed = send(after, "13822220000", captcha_id=captcha(before), captcha=ANSWER)
+    refused = send(stranger, "13822220001", captcha_id=captcha(before), captcha=ANSWER)
+
+    assert passed.status_code == 200
+    assert refused.json["error"] == "captcha_wrong"

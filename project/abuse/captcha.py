@@ -56,11 +56,11 @@ def _png(text: str) -> bytes:
         return _drawer().generate(text).getvalue()
 
 
-def answer_digest(captcha_id: str, answer: str) -> str:
+def answer_digest(captcha_id: str, answer: str, key: str | None = None) -> str:
     """What Redis holds: HMAC of the id and the answer (case-folded), keyed by SECRET_KEY."""
-    key = current_app.config["SECRET_KEY"].encode()
+    secret = (key or current_app.config["SECRET_KEY"]).encode()
     message = f"captcha:{captcha_id}:{answer.strip().upper()}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def new_captcha() -> Captcha:
@@ -78,6 +78,16 @@ def new_captcha() -> Captcha:
 
 
 def check(captcha_id: str, answer: str, stored: str | None) -> None:
-    """Raise CaptchaWrong unless ``answer`` matches the digest taken from Redis."""
-    if stored is None or not hmac.compare_digest(stored, answer_digest(captcha_id, answer)):
+    """Raise CaptchaWrong unless ``answer`` matches the digest taken from Redis.
+
+    Under SECRET_KEY or any of SECRET_KEY_FALLBACKS: a captcha drawn by a
+    process still on the old key passes during a rolling key rotation.
+    """
+    if stored is None:
+        raise CaptchaWrong()
+    config = current_app.config
+    keys = [config["SECRET_KEY"], *config["SECRET_KEY_FALLBACKS"]]
+    if not any(  # a list, not a generator: every key is tried, the time says nothing
+        [hmac.compare_digest(stored, answer_digest(captcha_id, answer, key)) for key in keys]
+    ):
         raise CaptchaWrong()

@@ -99,7 +99,9 @@ def test_a_client_cannot_pick_its_bucket_with_x_forwarded_for(proxied):
 def test_the_access_logs_show_the_client_address_and_a_masked_mobile(proxied, services):
     assert request(proxied.url, "POST", "/users/sms/13812345678", BOB).status == 200
 
-    gunicorn_log = web_service(services).output()
+    web = web_service(services)
+    web.wait_for_output("/users/sms/")  # gunicorn logs the line after the answer
+    gunicorn_log = web.output()
     line = next(line for line in gunicorn_log.splitlines() if "/users/sms/" in line)
     assert line.startswith(BOB)  # the client, not nginx's 127.0.0.1
     assert "/users/sms/138****5678" in line

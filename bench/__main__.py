@@ -164,7 +164,7 @@ def table(results: dict) -> str:
     rows.append(
         (
             f"flood: {flood['attackers']} clients, {flood['seconds']:.0f} s",
-            f"{flood['attack_requests']} requests, {flood['codes_issued']} codes issued",
+            f"{flood['attack_requests']} requests, {flood['sms_sent']} SMS sent",
             f"real user {flood['user_ok']}/{flood['user_tries']} ok "
             f"({flood['user_captchas']} captchas), p50 {_ms(flood['user_p50_ms'])}, "
             f"max {_ms(flood['user_max_ms'])}; CPU {flood['cpu_ms_per_request']:.2f} ms/request",

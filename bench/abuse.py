@@ -9,6 +9,7 @@ numbers in a few ranges while one real user solves the captcha.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import statistics
 import threading
@@ -16,8 +17,8 @@ import time
 
 import requests
 
-from bench.measure import _wrk
-from bench.stack import Stack, tree_cpu
+from bench.measure import E2E_CONCURRENCY, _wrk
+from bench.stack import Stack, tree_cpu, wait_until
 
 ANSWER = "QZ7K"
 RANGES = ("1701234", "1701235", "1650001", "1710000")
@@ -56,6 +57,8 @@ def refusals(stack: Stack, seconds: float, connections: int = 32) -> dict:
 def flood(stack: Stack, seconds: float, attackers: int = 20, mobiles: int = 2000) -> dict:
     """20 clients (by X-Forwarded-For) at random numbers in a few ranges; one real user."""
     stack.flush()
+    stack.sim_reset(0.0)
+    stack.worker("threads", E2E_CONCURRENCY, name="flood")
     url = stack.web(
         APP_CONFIG="testing",  # SMS_CAPTCHA_TEST_ANSWER lets the real user solve it
         SMS_CAPTCHA="auto",
@@ -111,7 +114,16 @@ def flood(stack: Stack, seconds: float, attackers: int = 20, mobiles: int = 2000
         thread.join()
     cpu = tree_cpu(web.process.pid) - cpu_before
     issued = int(stack.redis.hget("sms:metrics", "codes_issued") or 0)
+
+    def sent() -> int:
+        return sum(1 for m in stack.sim_messages() if m["status"] == "000000")
+
+    with contextlib.suppress(TimeoutError):  # then reported as it is
+        wait_until(lambda: sent() >= issued, timeout=30, interval=0.5)
+    sms_sent = sent()
     stack.stop(web)
+    for worker in [s for s in stack.services if s.name == "flood"]:
+        stack.stop(worker)
     stack.flush()
     requests_made = sum(attacks) + user["tries"] + user["captchas"] * 2
     latencies = sorted(user["latency_ms"])
@@ -120,6 +132,7 @@ def flood(stack: Stack, seconds: float, attackers: int = 20, mobiles: int = 2000
         "attackers": attackers,
         "attack_requests": sum(attacks),
         "codes_issued": issued,
+        "sms_sent": sms_sent,
         "user_tries": user["tries"],
         "user_ok": user["ok"],
         "user_captchas": user["captchas"],

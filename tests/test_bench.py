@@ -57,3 +57,4 @@ def test_bench_quick_runs_every_measurement_and_writes_its_figures(tmp_path):
     assert all(r["requests"] > 0 and r["non_2xx"] > 0 for r in results["refusals"].values())
     flood = results["flood"]
     assert flood["attack_requests"] > 0 and flood["user_ok"] == flood["user_tries"] > 0
+    assert flood["sms_sent"] == flood["codes_issued"]

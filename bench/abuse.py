@@ -17,7 +17,7 @@ import time
 
 import requests
 
-from bench.measure import E2E_CONCURRENCY, _wrk
+from bench.measure import E2E_CONCURRENCY, against_floor
 from bench.stack import Stack, tree_cpu, wait_until
 
 ANSWER = "QZ7K"
@@ -34,23 +34,18 @@ REFUSALS = {
 
 
 def refusals(stack: Stack, seconds: float, connections: int = 32) -> dict:
-    """Requests per second of each refused send against GET /healthz on the same server."""
+    """Each refused send against GET /healthz on the same server: rate and CPU per request."""
     results: dict = {}
     for kind, (env, mode) in REFUSALS.items():
-        stack.flush()
-        url = stack.web(**env)
-        _wrk(f"{url}/healthz", 1, connections, "get")  # warm-up
-        _wrk(url, 1, connections, mode, "700000000")
-        floor = _wrk(f"{url}/healthz", seconds, connections, "get")
-        refused = _wrk(url, seconds, connections, mode, "0")
+        measured = against_floor(stack, mode, seconds, connections, **env)
         results[kind] = {
-            **refused,
-            "floor_rps": floor["rps"],
-            "cost_vs_floor": floor["rps"] / refused["rps"],
+            **measured["send"],
+            "floor_rps": measured["floor"]["rps"],
+            "cost_vs_floor": 1 / measured["ratio"],
+            "cost_spread": [1 / r for r in reversed(measured["ratio_spread"])],
+            "cpu_vs_floor": measured["cpu_ratio"],
+            "cpu_spread": measured["cpu_ratio_spread"],
         }
-        for service in [s for s in stack.services if s.name.startswith("gunicorn")]:
-            stack.stop(service)
-    stack.flush()
     return results
 
 
@@ -66,7 +61,7 @@ def flood(stack: Stack, seconds: float, attackers: int = 20, mobiles: int = 2000
         TRUSTED_PROXY_COUNT="1",
         RATELIMIT_SMS_PER_IP="5 per minute;30 per hour",
     )
-    web = next(s for s in stack.services if s.name.startswith("gunicorn"))
+    web = stack.services[-1]
     targets = [f"{random.choice(RANGES)}{random.randrange(10**4):04d}" for _ in range(mobiles)]
     stop = threading.Event()
     attacks: list[int] = []

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import requests
 
-from bench.stack import Stack, tree_rss, wait_until
+from bench.stack import Stack, tree_cpu, tree_rss, wait_until
 from project import create_app
+from tools.services import Service
 
 HERE = Path(__file__).resolve().parent
 E2E_CONCURRENCY = 16
@@ -50,17 +51,78 @@ def _wrk(url: str, seconds: float, connections: int, *args: str) -> dict:
     }
 
 
-def web(stack: Stack, seconds: float, connections: int = 32) -> dict:
-    """Send endpoint (distinct mobiles, every limit on) against GET /healthz."""
-    url = stack.web()
-    _wrk(f"{url}/healthz", 1, connections, "get")  # warm-up
-    _wrk(url, 1, connections, "send", "500000000")
-    floor = _wrk(f"{url}/healthz", seconds, connections, "get")
-    send = _wrk(url, seconds, connections, "send", "0")
-    for service in [s for s in stack.services if s.name.startswith("gunicorn")]:
-        stack.stop(service)
+ROUNDS = 3  # each web measurement is repeated; the median is reported, with the spread
+
+
+def spread(runs: list[dict]) -> dict:
+    """The median of each figure over the rounds, with its [min, max] under ``spread``."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    summary: dict = {k: statistics.median(run[k] for run in runs) for k in keys}
+    summary["spread"] = {
+        k: [min(run[k] for run in runs), max(run[k] for run in runs)] for k in keys
+    }
+    for total in ("requests", "non_2xx"):  # counts: summed over the rounds
+        if total in summary:
+            summary[total] = sum(run[total] for run in runs)
+    return summary
+
+
+def _load(stack: Stack, web: Service, url: str, seconds: float, connections: int, *args: str):
+    """One wrk run, with the CPU gunicorn and Redis spent per request (ms)."""
+    pids = (web.process.pid, stack.redis_server.process.pid)
+    before = tree_cpu(*pids)
+    result = _wrk(url, seconds, connections, *args)
+    result["cpu_ms"] = (tree_cpu(*pids) - before) * 1000 / max(1, result["requests"])
+    return result
+
+
+def against_floor(
+    stack: Stack,
+    mode: str,
+    seconds: float,
+    connections: int = 32,
+    rounds: int = ROUNDS,
+    **env: str,
+) -> dict:
+    """``mode`` (a wrk.lua mode) against GET /healthz on one gunicorn, ``rounds`` times.
+
+    Both are warmed up first (a fresh gunicorn's first seconds are slow: imports,
+    connections, scripts); then floor and measurement alternate, so a burst of
+    load from elsewhere on a shared machine hits both alike. Ratios are taken
+    per round, then their median: ``ratio`` in requests/s (higher is better),
+    ``cpu_ratio`` in CPU per request (lower is better).
+    """
     stack.flush()
-    return {"floor": floor, "send": send, "ratio": send["rps"] / floor["rps"]}
+    url = stack.web(**env)
+    service = stack.services[-1]
+    warm = max(1.0, seconds / 2)
+    _wrk(f"{url}/healthz", warm, connections, "get")
+    _wrk(url, warm, connections, mode, "900000000")
+    floors, runs = [], []
+    for n in range(rounds):
+        floors.append(_load(stack, service, f"{url}/healthz", seconds, connections, "get"))
+        runs.append(_load(stack, service, url, seconds, connections, mode, f"{n + 1}00000000"))
+    stack.stop(service)
+    stack.flush()
+    ratios = [run["rps"] / floor["rps"] for floor, run in zip(floors, runs, strict=True)]
+    cpu = [run["cpu_ms"] / floor["cpu_ms"] for floor, run in zip(floors, runs, strict=True)]
+    return {
+        "floor": spread(floors),
+        "send": spread(runs),
+        "ratio": statistics.median(ratios),
+        "ratio_spread": [min(ratios), max(ratios)],
+        "cpu_ratio": statistics.median(cpu),
+        "cpu_ratio_spread": [min(cpu), max(cpu)],
+        "settings": {k: v for k, v in env.items() if k.startswith("GUNICORN_")},
+    }
+
+
+def web(stack: Stack, seconds: float, connections: int = 32, **env: str) -> dict:
+    """Send endpoint (distinct mobiles, every limit on) against GET /healthz.
+
+    gunicorn runs as shipped (gunicorn.conf.py) unless ``env`` sets GUNICORN_*.
+    """
+    return against_floor(stack, "send", seconds, connections, **env)
 
 
 def _publisher(stack: Stack, queue: str):
@@ -124,8 +186,9 @@ def end_to_end(stack: Stack, rate: float, seconds: float, burst_mobiles: int) ->
     stack.flush()
     stack.sim_reset(0.0)
     url = stack.web()
+    web = stack.services[-1]
     # 16 threads: enough for a 0 ms provider; more only adds GIL contention.
-    stack.worker("threads", E2E_CONCURRENCY, name="e2e")
+    worker = stack.worker("threads", E2E_CONCURRENCY, name="e2e")
     answered: dict[str, float] = {}
     refused = Counter()
     local = threading.local()
@@ -167,6 +230,8 @@ def end_to_end(stack: Stack, rate: float, seconds: float, burst_mobiles: int) ->
     )
 
     burst = _burst(stack, url, burst_mobiles)
+    stack.stop(worker)
+    stack.stop(web)
     return {
         "rate": rate,
         "seconds": seconds,

@@ -73,7 +73,8 @@ class Stack:
         return requests.get(f"http://127.0.0.1:{self.sim_port}/_sim/messages", timeout=30).json()
 
     # ----- processes --------------------------------------------------------------
-    def web(self, workers: int = 4, threads: int = 4, **env: str) -> str:
+    def web(self, workers: int | None = None, threads: int | None = None, **env: str) -> str:
+        """gunicorn as shipped (gunicorn.conf.py, its GUNICORN_* env) unless sizes are given."""
         port = free_port()
         service = gunicorn(
             {**self.settings, **env}, port, self.dir, workers=workers, threads=threads
@@ -115,10 +116,18 @@ class Stack:
         self.redis_server.cleanup()
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children."""
-    root = psutil.Process(pid)
-    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+def tree_cpu(*pids: int) -> float:
+    """CPU seconds (user + system) of processes and their children, live or reaped.
+
+    A reaped child (a gunicorn worker recycled by ``max_requests``) is counted
+    in its parent's children times, so its work is not lost from the total.
+    """
+    total = 0.0
+    for pid in pids:
+        root = psutil.Process(pid)
+        total += sum(root.cpu_times()[:4])
+        total += sum(sum(p.cpu_times()[:2]) for p in root.children(recursive=True))
+    return total
 
 
 def tree_rss(pid: int) -> int:

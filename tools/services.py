@@ -100,19 +100,18 @@ def gunicorn(
     env: Mapping[str, str],
     port: int,
     log_dir: Path,
-    workers: int = 2,
-    threads: int = 4,
+    workers: int | None = 2,
+    threads: int | None = 4,
     extra: list[str] | None = None,
 ) -> Service:
+    """``gunicorn wsgi:app``; ``workers``/``threads`` None leave gunicorn.conf.py's defaults."""
+    sizes = [("--workers", workers), ("--threads", threads)]
     argv = [
         str(BIN / "gunicorn"),
         "wsgi:app",
         "--bind",
         f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
+        *[part for flag, value in sizes if value is not None for part in (flag, str(value))],
         *(extra or []),
     ]
     return Service(f"gunicorn-{port}", argv, env, log_dir)

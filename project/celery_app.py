@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery, Task
 from flask import Flask
 
+from . import redis_broker  # noqa: F401  (registers the redis:// transport)
 from .redis_store import BEAT_KEY_PREFIX, BEAT_LOCK_KEY
 
 

@@ -96,3 +96,22 @@ def test_a_keyword_call_sends_and_leaks_nothing_in_its_representations(app, sim)
     )
     [sms] = sim.requests()
     assert (sms["to"], sms["datas"]) == (MOBILE, ["123456", "5"])
+
+
+def test_sends_published_in_a_row_all_reach_the_queue_through_one_reused_redis_client(
+    app, redis_url
+):
+    from redis import Redis
+
+    from project.tasks import enqueue_send
+
+    celery = app.extensions["celery"]
+    with app.app_context():
+        for n in range(3):
+            enqueue_send("1", f"1381234567{n}", ["sealed:x", "5"], 300)
+
+    assert Redis.from_url(redis_url).llen(celery.conf.task_default_queue) == 3
+    with celery.connection_for_write() as conn:
+        channel = conn.default_channel
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second  # not a new redis-py client per command (make profile)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from celery.schedules import crontab
+from kombu import Exchange, Queue
 
 
 class ConfigError(Exception):
@@ -42,6 +43,22 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return _number(env, name, default, float, 0.001)
 
 
+def _addresses(env: Mapping[str, str], name: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as a list of pairs; [] when unset."""
+    raw = env.get(name) or ""
+    found = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name} must be host:port,host:port,...; got {item!r}")
+        found.append((host, int(port)))
+    return found
+
+
+def _amqp(url: str) -> bool:
+    return urlsplit(url.split(";", 1)[0]).scheme in {"amqp", "amqps", "pyamqp"}
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -64,6 +81,14 @@ class Config:
         # Seconds for connecting to and talking with Redis: a request must
         # answer 503 quickly instead of hanging when Redis is away.
         self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 1.0)
+        # Sentinel: every Redis role follows the elected master. Cluster: the
+        # code store and the limiter shard over the cluster's masters.
+        self.REDIS_SENTINELS = _addresses(env, "REDIS_SENTINELS")
+        self.REDIS_SENTINEL_MASTER = env.get("REDIS_SENTINEL_MASTER") or None
+        if bool(self.REDIS_SENTINELS) != bool(self.REDIS_SENTINEL_MASTER):
+            raise ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together")
+        self.REDIS_CLUSTER_NODES = _addresses(env, "REDIS_CLUSTER_NODES")
+        self.REDIS_DB = int(urlsplit(self.REDIS_URL).path.strip("/") or 0)
 
         self.SMS_PROVIDER = (env.get("SMS_PROVIDER") or self.DEFAULT_SMS_PROVIDER).lower()
         self.SMS_ALLOW_CONSOLE = _bool(env, "SMS_ALLOW_CONSOLE")
@@ -97,9 +122,17 @@ class Config:
         self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
         self.CELERY = self._celery(env)
 
+    def _sentinel_url(self) -> str | None:
+        """kombu's and Celery's form of the Sentinels: ``sentinel://h:p/db;sentinel://...``."""
+        if not self.REDIS_SENTINELS:
+            return None
+        return ";".join(f"sentinel://{h}:{p}/{self.REDIS_DB}" for h, p in self.REDIS_SENTINELS)
+
     def _celery(self, env: Mapping[str, str]) -> dict[str, Any]:
         """Celery's own (lower-case) settings, loaded by ``celery_init_app``."""
-        broker_url = env.get("CELERY_BROKER_URL") or self.REDIS_URL
+        redis_url = self._sentinel_url() or self.REDIS_URL
+        broker_url = env.get("CELERY_BROKER_URL") or redis_url
+        backend_url = env.get("CELERY_RESULT_BACKEND") or redis_url
         timeout = self.REDIS_SOCKET_TIMEOUT
         # The visibility timeout is how long an unacknowledged send waits on
         # a Redis broker before it is handed to another worker when its
@@ -125,10 +158,22 @@ class Config:
                 # pool of 50-200: acks then fail with "Too many connections".
                 "max_connections": _int(env, "CELERY_BROKER_MAX_CONNECTIONS", 500, minimum=10),
             }
+        backend_transport: dict[str, Any] = {"retry_policy": {"max_retries": 1}}
+        if self.REDIS_SENTINEL_MASTER:
+            sentinel = {
+                "master_name": self.REDIS_SENTINEL_MASTER,
+                "sentinel_kwargs": {"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            }
+            if urlsplit(broker_url).scheme == "sentinel":
+                transport.update(sentinel)
+            if urlsplit(backend_url).scheme == "sentinel":
+                backend_transport.update(sentinel)
+        queue = env.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
         return {
             "broker_url": broker_url,
-            "result_backend": env.get("CELERY_RESULT_BACKEND") or self.REDIS_URL,
-            "task_default_queue": env.get("CELERY_TASK_DEFAULT_QUEUE") or "celery",
+            "result_backend": backend_url,
+            "task_default_queue": queue,
+            **self._rabbitmq(env, broker_url, queue, transport),
             # The modules whose tasks a worker must know (the web imports
             # project.tasks itself).
             "include": ["project.tasks", "project.periodic"],
@@ -150,7 +195,7 @@ class Config:
             "broker_connection_retry_on_startup": True,
             "broker_connection_timeout": timeout,
             "broker_transport_options": transport,
-            "result_backend_transport_options": {"retry_policy": {"max_retries": 1}},
+            "result_backend_transport_options": backend_transport,
             "redis_socket_timeout": timeout,
             "redis_socket_connect_timeout": timeout,
             # Publishing from a web request: give up fast so the view can
@@ -174,6 +219,44 @@ class Config:
                     "schedule": crontab(hour=0, minute=5),  # Asia/Shanghai, see timezone
                 },
             },
+        }
+
+    def _rabbitmq(
+        self, env: Mapping[str, str], broker_url: str, queue: str, transport: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Quorum queue, publisher confirms and a dead-letter queue, with an amqp:// broker."""
+        amqp = _amqp(broker_url)
+        queue_type = self.CELERY_QUEUE_TYPE = (
+            env.get("CELERY_QUEUE_TYPE") or ("quorum" if amqp else "classic")
+        ).lower()
+        if queue_type not in {"classic", "quorum"}:
+            raise ConfigError(
+                f"CELERY_QUEUE_TYPE must be 'classic' or 'quorum', got {queue_type!r}"
+            )
+        if queue_type == "quorum" and not amqp:
+            raise ConfigError("CELERY_QUEUE_TYPE=quorum needs an amqp:// CELERY_BROKER_URL")
+        # Seconds a publish may wait for the broker's confirm before the
+        # request answers 503 (then the code is released: no lost SMS).
+        self.CELERY_PUBLISH_TIMEOUT = _float(env, "CELERY_PUBLISH_TIMEOUT", 5.0)
+        if not amqp:
+            return {}
+        # Every publish waits for the broker's ack: a confirmed send is on a
+        # majority of a quorum queue's nodes and survives the loss of one.
+        transport["confirm_publish"] = True
+        self.CELERY_DELIVERY_LIMIT = _int(env, "CELERY_DELIVERY_LIMIT", 10, minimum=1)
+        return {
+            "task_default_queue_type": queue_type,
+            # Native delayed delivery (countdown retries on quorum queues)
+            # routes through topic exchanges; a direct one would hold ETA
+            # tasks in the worker's memory instead.
+            "task_default_exchange_type": "topic",
+            "task_queues": [celery_queue(queue, queue_type, self.CELERY_DELIVERY_LIMIT)],
+            # A worker cut from the broker has its unacknowledged sends
+            # requeued for the other workers at once: finishing them too
+            # would race those redeliveries and could send an SMS twice.
+            "worker_cancel_long_running_tasks_on_connection_loss": True,
+            # A dead node's consumers notice within two heartbeats.
+            "broker_heartbeat": 10,
         }
 
     @staticmethod
@@ -204,6 +287,35 @@ class Config:
             ]
             if missing:
                 raise ConfigError(f"SMS_PROVIDER=ronglian needs {', '.join(missing)} to be set")
+
+
+def dead_letter_queue(queue: str) -> Queue:
+    """Where a send goes after ``CELERY_DELIVERY_LIMIT`` deliveries (a poison message)."""
+    return Queue(
+        f"{queue}.dead",
+        Exchange(f"{queue}.dead", type="topic"),
+        routing_key="#",
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
+def celery_queue(queue: str, queue_type: str, delivery_limit: int) -> Queue:
+    """The send queue on RabbitMQ, declared with its queue arguments (not a policy).
+
+    A quorum queue counts redeliveries (a worker that died mid-send, a
+    requeue) and dead-letters a message past ``x-delivery-limit``, so a
+    send that crashes every worker stops circling. Classic queues have no
+    delivery count; there the limit and the dead-letter queue do not apply.
+    """
+    arguments: dict[str, Any] = {"x-queue-type": queue_type}
+    if queue_type == "quorum":
+        arguments |= {
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": f"{queue}.dead",
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",  # at-least-once dead-lettering requires it
+        }
+    return Queue(queue, Exchange(queue, type="topic"), routing_key=queue, queue_arguments=arguments)
 
 
 class DevelopmentConfig(Config):

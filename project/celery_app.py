@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_ready
 from flask import Flask
+
+from config import dead_letter_queue
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -24,3 +27,17 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
+
+
+@worker_ready.connect
+def declare_dead_letter_queues(sender: Any = None, **_: Any) -> None:
+    """Declare the dead-letter queue of each queue that names one, so nothing is dropped.
+
+    Workers never consume it: an operator reads it (``rabbitmqctl list_queues``)
+    and moves a message back by hand once its cause is fixed.
+    """
+    app = sender.app
+    for queue in app.conf.task_queues or ():
+        if (queue.queue_arguments or {}).get("x-dead-letter-exchange"):
+            with app.connection_for_write() as conn:
+                dead_letter_queue(queue.name)(conn.default_channel).declare()

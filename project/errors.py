@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+from amqp.exceptions import MessageNacked
 from flask import Flask, Response, jsonify, request
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -15,7 +16,16 @@ from .mobile import mask_mobiles_in
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, BrokerError, ConnectionError, TimeoutError)
+# MessageNacked: RabbitMQ refused to take a publish (a quorum queue without
+# a majority, or full): the send is not queued, so the request must fail.
+UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BrokerError,
+    ConnectionError,
+    TimeoutError,
+    MessageNacked,
+)
 
 
 def error_response(status: int, error: str, errmsg: str, **extra: object) -> Response:

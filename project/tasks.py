@@ -139,8 +139,14 @@ def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
     """
     task = current_app.extensions["celery"].tasks[TASK_NAME]
     # argsrepr given here spares Celery a saferepr of the arguments.
+    # confirm_timeout bounds the wait for RabbitMQ's publisher confirm: no
+    # confirm in time is a TimeoutError, and so a 503 (other brokers ignore it).
     task.apply_async(
-        (tid, mobile, datas), expires=expires, argsrepr=_masked_args(tid, mobile), kwargsrepr="{}"
+        (tid, mobile, datas),
+        expires=expires,
+        argsrepr=_masked_args(tid, mobile),
+        kwargsrepr="{}",
+        confirm_timeout=current_app.config["CELERY_PUBLISH_TIMEOUT"],
     )
 
 

@@ -8,6 +8,7 @@ final settings rather than frozen at import time.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,16 @@ from urllib.parse import urlsplit
 
 from celery.schedules import crontab
 from kombu import Exchange, Queue
+from limits import parse_many
+
+# Keys that were ever written down somewhere public: the development and
+# testing defaults, and the placeholder of deploy/sms.env.example.
+PLACEHOLDER_KEYS = frozenset(
+    {"dev-only-not-secret", "testing-not-secret", "change-me-to-a-long-random-string"}
+)
+MIN_SECRET_KEY_LENGTH = 32
+# kombu sweeps a Redis broker for the sends of dead workers this often (s).
+RESTORE_INTERVAL = 5
 
 
 class ConfigError(Exception):
@@ -59,6 +70,10 @@ def _amqp(url: str) -> bool:
     return urlsplit(url.split(";", 1)[0]).scheme in {"amqp", "amqps", "pyamqp"}
 
 
+def _list(env: Mapping[str, str], name: str) -> list[str]:
+    return [item.strip() for item in (env.get(name) or "").split(",") if item.strip()]
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -77,6 +92,9 @@ class Config:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.SECRET_KEY = env.get("SECRET_KEY") or self.DEFAULT_SECRET_KEY
+        # Previous keys, still accepted to verify codes and open sealed sends
+        # while a new SECRET_KEY rolls out (Flask reads the same setting).
+        self.SECRET_KEY_FALLBACKS = _list(env, "SECRET_KEY_FALLBACKS")
         self.REDIS_URL = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
         # Seconds for connecting to and talking with Redis: a request must
         # answer 503 quickly instead of hanging when Redis is away.
@@ -100,6 +118,10 @@ class Config:
             env.get("RONGLIAN_BASE_URL") or "https://app.cloopen.com:8883"
         ).rstrip("/")
 
+        # Wall-clock seconds one provider call may take, on every pool. The
+        # send lock outlives it, so a slow provider never gets a second send.
+        self.SMS_PROVIDER_TIMEOUT = _float(env, "SMS_PROVIDER_TIMEOUT", 10.0)
+        self.SMS_SEND_LOCK_TTL = math.ceil(self.SMS_PROVIDER_TIMEOUT) + 2
         self.SMS_CODE_TTL = _int(env, "SMS_CODE_TTL", 300, minimum=1)
         self.SMS_SEND_INTERVAL = _int(env, "SMS_SEND_INTERVAL", 60, minimum=1)
         self.SMS_VERIFY_MAX_ATTEMPTS = _int(env, "SMS_VERIFY_MAX_ATTEMPTS", 5, minimum=1)
@@ -107,16 +129,38 @@ class Config:
         self.RATELIMIT_SMS_PER_IP = env.get("RATELIMIT_SMS_PER_IP") or "5 per minute;30 per hour"
         self.RATELIMIT_VERIFY_PER_IP = env.get("RATELIMIT_VERIFY_PER_IP") or "20 per minute"
         self.TRUSTED_PROXY_COUNT = _int(env, "TRUSTED_PROXY_COUNT", 0)
+        # Request bodies are a code or a captcha answer: 16 KiB is plenty,
+        # and anything larger is a 413 before it is read.
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 16 * 1024, minimum=1024)
+        self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
+        self.MAX_FORM_PARTS = 100
+        # The visibility timeout: how long an unacknowledged send waits on a
+        # Redis broker before it is handed to another worker, when its worker
+        # died. It follows from the code's lifetime, so that the redelivered
+        # send still arrives while the code is valid, and it outlives the send
+        # lock, so the redelivery finds the dead worker's lock gone.
+        self.CELERY_VISIBILITY_TIMEOUT = _int(
+            env,
+            "CELERY_VISIBILITY_TIMEOUT",
+            max(self.SMS_SEND_LOCK_TTL + 1, min(60, self.SMS_CODE_TTL // 2)),
+            minimum=2,
+        )
         # Retries of transient send failures: exponential back-off with
         # jitter from SMS_RETRY_BACKOFF seconds, each wait capped at
         # SMS_RETRY_BACKOFF_MAX (below the broker's visibility timeout, so a
         # waiting retry is never handed to a second worker).
         self.SMS_RETRY_BACKOFF = _float(env, "SMS_RETRY_BACKOFF", 2.0)
-        self.SMS_RETRY_BACKOFF_MAX = _float(env, "SMS_RETRY_BACKOFF_MAX", 30.0)
+        self.SMS_RETRY_BACKOFF_MAX = _float(
+            env, "SMS_RETRY_BACKOFF_MAX", min(30.0, self.CELERY_VISIBILITY_TIMEOUT / 2)
+        )
+        # Provider attempts that failed transiently; waiting for Redis or for
+        # another delivery's lock does not spend them.
         self.SMS_MAX_RETRIES = _int(env, "SMS_MAX_RETRIES", 5)
         self.SMS_QUEUE_CHECK_INTERVAL = _float(env, "SMS_QUEUE_CHECK_INTERVAL", 60.0)
         self.SMS_QUEUE_WARN_DEPTH = _int(env, "SMS_QUEUE_WARN_DEPTH", 1000)
         self.SMS_QUEUE_WARN_AGE = _int(env, "SMS_QUEUE_WARN_AGE", 30)
+        # Seconds a publish to RabbitMQ waits for the broker's confirm.
+        self.CELERY_CONFIRM_TIMEOUT = _float(env, "CELERY_CONFIRM_TIMEOUT", 3.0)
         self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").lower()
 
         self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
@@ -134,21 +178,13 @@ class Config:
         broker_url = env.get("CELERY_BROKER_URL") or redis_url
         backend_url = env.get("CELERY_RESULT_BACKEND") or redis_url
         timeout = self.REDIS_SOCKET_TIMEOUT
-        # The visibility timeout is how long an unacknowledged send waits on
-        # a Redis broker before it is handed to another worker when its
-        # worker died. It must be longer than any single send (the SDK's
-        # timeout is 2 s + 5 s) and short against the code's TTL, so that a
-        # redelivered send still arrives while the code is valid.
-        visibility = self.CELERY_VISIBILITY_TIMEOUT = _int(
-            env, "CELERY_VISIBILITY_TIMEOUT", 60, minimum=10
-        )
         transport: dict[str, Any] = {}
         if self._redis_broker(broker_url):
             transport = {
-                "visibility_timeout": visibility,
+                "visibility_timeout": self.CELERY_VISIBILITY_TIMEOUT,
                 # Sweep for a dead worker's sends every 5 s (kombu's default
                 # sweep is 10 s x a throttle of 10).
-                "unacked_restore_interval": 5,
+                "unacked_restore_interval": RESTORE_INTERVAL,
                 "unacked_restore_throttle": 1,
                 # Above kombu's 1 s BRPOP, so an idle consumer is not cut off.
                 "socket_timeout": timeout + 2,
@@ -158,6 +194,12 @@ class Config:
                 # pool of 50-200: acks then fail with "Too many connections".
                 "max_connections": _int(env, "CELERY_BROKER_MAX_CONNECTIONS", 500, minimum=10),
             }
+        elif _amqp(broker_url):
+            # Publisher confirms: a send the broker did not confirm is an
+            # error for the web to answer 503, never a 200 with a lost SMS. A
+            # confirmed send is on a majority of a quorum queue's nodes and
+            # survives the loss of one.
+            transport = {"confirm_publish": True}
         backend_transport: dict[str, Any] = {"retry_policy": {"max_retries": 1}}
         if self.REDIS_SENTINEL_MASTER:
             sentinel = {
@@ -235,14 +277,8 @@ class Config:
             )
         if queue_type == "quorum" and not amqp:
             raise ConfigError("CELERY_QUEUE_TYPE=quorum needs an amqp:// CELERY_BROKER_URL")
-        # Seconds a publish may wait for the broker's confirm before the
-        # request answers 503 (then the code is released: no lost SMS).
-        self.CELERY_PUBLISH_TIMEOUT = _float(env, "CELERY_PUBLISH_TIMEOUT", 5.0)
         if not amqp:
             return {}
-        # Every publish waits for the broker's ack: a confirmed send is on a
-        # majority of a quorum queue's nodes and survives the loss of one.
-        transport["confirm_publish"] = True
         self.CELERY_DELIVERY_LIMIT = _int(env, "CELERY_DELIVERY_LIMIT", 10, minimum=1)
         return {
             "task_default_queue_type": queue_type,
@@ -259,20 +295,45 @@ class Config:
             "broker_heartbeat": 10,
         }
 
+    def _validate_redelivery(self) -> None:
+        """A send redelivered after its worker died must arrive while its code is valid."""
+        visibility = self.CELERY_VISIBILITY_TIMEOUT
+        if visibility <= self.SMS_SEND_LOCK_TTL:
+            raise ConfigError(
+                f"CELERY_VISIBILITY_TIMEOUT ({visibility} s) must be above SMS_PROVIDER_TIMEOUT "
+                f"+ 2 s ({self.SMS_SEND_LOCK_TTL} s), or a slow send is handed to a second worker"
+            )
+        if visibility <= self.SMS_RETRY_BACKOFF_MAX:
+            raise ConfigError(
+                "SMS_RETRY_BACKOFF_MAX must be below CELERY_VISIBILITY_TIMEOUT, or a waiting "
+                "retry is handed to a second worker"
+            )
+        latest = visibility + RESTORE_INTERVAL + 2
+        if latest > self.SMS_CODE_TTL:
+            raise ConfigError(
+                f"SMS_CODE_TTL ({self.SMS_CODE_TTL} s) is too short: a send redelivered after "
+                f"its worker died arrives up to {latest} s late (CELERY_VISIBILITY_TIMEOUT "
+                f"{visibility} s, set by SMS_PROVIDER_TIMEOUT {self.SMS_PROVIDER_TIMEOUT:g} s); "
+                f"raise SMS_CODE_TTL to {latest} or more, or lower those"
+            )
+
     @staticmethod
     def _redis_broker(url: str) -> bool:
         return urlsplit(url).scheme in {"redis", "rediss", "sentinel"}
 
     def validate(self) -> None:
         """Refuse settings that cannot work; raise ConfigError naming them."""
-        if (
-            self._redis_broker(self.CELERY["broker_url"])
-            and self.SMS_RETRY_BACKOFF_MAX >= self.CELERY_VISIBILITY_TIMEOUT
-        ):
-            raise ConfigError(
-                "SMS_RETRY_BACKOFF_MAX must be below CELERY_VISIBILITY_TIMEOUT, or a waiting "
-                "retry is handed to a second worker"
-            )
+        if self._redis_broker(self.CELERY["broker_url"]):
+            self._validate_redelivery()
+        for name in ("RATELIMIT_SMS_PER_IP", "RATELIMIT_VERIFY_PER_IP"):
+            # A limit string the limiter cannot read would limit nothing.
+            try:
+                parse_many(getattr(self, name))
+            except ValueError:
+                raise ConfigError(
+                    f"{name} is not a rate limit such as '5 per minute;30 per hour', "
+                    f"got {getattr(self, name)!r}"
+                ) from None
         if self.LOG_FORMAT not in {"text", "json"}:
             raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {self.LOG_FORMAT!r}")
         if self.SMS_PROVIDER not in {"console", "ronglian"}:
@@ -337,6 +398,16 @@ class ProductionConfig(Config):
     def validate(self) -> None:
         if not self.SECRET_KEY:
             raise ConfigError("SECRET_KEY must be set when APP_CONFIG=production")
+        for name, key in [("SECRET_KEY", self.SECRET_KEY)] + [
+            ("SECRET_KEY_FALLBACKS", key) for key in self.SECRET_KEY_FALLBACKS
+        ]:
+            if key in PLACEHOLDER_KEYS:
+                raise ConfigError(f"{name} is a published placeholder; generate a real key")
+            if len(key) < MIN_SECRET_KEY_LENGTH:
+                raise ConfigError(
+                    f"{name} must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                    f'(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                )
         super().validate()
         if self.SMS_PROVIDER == "console" and not self.SMS_ALLOW_CONSOLE:
             raise ConfigError(

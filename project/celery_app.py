@@ -18,6 +18,9 @@ from config import dead_letter_queue
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
+        # For signal handlers, which run outside any task.
+        flask_app = app
+
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)

@@ -69,10 +69,23 @@ class Issued:
     expires_in: int
 
 
-def code_digest(mobile: str, code: str) -> str:
+def code_digest(mobile: str, code: str, key: str | None = None) -> str:
     """HMAC of mobile and code keyed by SECRET_KEY: what Redis holds instead of the code."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"{mobile}:{code}".encode(), hashlib.sha256).hexdigest()
+    secret = (key or current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, f"{mobile}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _matches(stored: str, mobile: str, code: str) -> bool:
+    """Constant-time match under SECRET_KEY or any of SECRET_KEY_FALLBACKS.
+
+    Every key is tried, whichever matches, so the time taken says nothing.
+    """
+    config = current_app.config
+    keys = [config["SECRET_KEY"], *config["SECRET_KEY_FALLBACKS"]]
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(stored, code_digest(mobile, code, key))
+    return found
 
 
 def issue_code(mobile: str) -> Issued:
@@ -99,7 +112,7 @@ def issue_code(mobile: str) -> Issued:
         enqueue_send(
             config["RONGLIAN_TEMPLATE_ID"],
             mobile,
-            [seal(code), str(math.ceil(ttl / 60))],
+            [seal(code, mobile, ttl), str(math.ceil(ttl / 60))],
             expires=ttl,
         )
     except Exception:
@@ -124,7 +137,7 @@ def verify_code(mobile: str, code: str) -> None:
     stored = store.current_digest(mobile)
     if stored is None:
         raise NoCode()
-    if hmac.compare_digest(stored, code_digest(mobile, code)):
+    if _matches(stored, mobile, code):
         if store.consume(mobile, stored):
             logger.info("code verified for %s", mask_mobile(mobile))
             return

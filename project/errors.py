@@ -6,26 +6,52 @@ import logging
 import re
 
 from amqp.exceptions import MessageNacked
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, current_app, jsonify, request
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import (
+    ExecAbortError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from .mobile import mask_mobiles_in
+from .redis_store import reset_after
 
 logger = logging.getLogger(__name__)
 
-# MessageNacked: RabbitMQ refused to take a publish (a quorum queue without
-# a majority, or full): the send is not queued, so the request must fail.
-UNAVAILABLE = (
-    RedisConnectionError,
+# What Redis and the broker may raise; ``unavailable`` tells "not now" from a bug.
+# MessageNacked: RabbitMQ refused a publish (a quorum queue without a
+# majority, or full): the send is not queued, so the request must fail.
+UNAVAILABLE = (RedisError, BrokerError, ConnectionError, TimeoutError, MessageNacked)
+# Redis answering instead of dropping the connection, but meaning "not now":
+# out of memory, a demoted master, a failed snapshot (MISCONF), a busy script,
+# a replica without its master, a cluster resharding.
+_NOT_NOW = (
+    RedisConnectionError,  # includes LOADING (BusyLoadingError)
     RedisTimeoutError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ExecAbortError,  # a transaction refused because of one of these
+    TryAgainError,
     BrokerError,
     ConnectionError,
     TimeoutError,
     MessageNacked,
 )
+_NOT_NOW_REPLIES = ("MISCONF", "BUSY", "NOREPLICAS", "MASTERDOWN", "CLUSTERDOWN", "OOM", "READONLY")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when Redis or the broker cannot take the request now: 503 on the web, retry later."""
+    if isinstance(exc, _NOT_NOW):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).lstrip().startswith(_NOT_NOW_REPLIES)
 
 
 def error_response(status: int, error: str, errmsg: str, **extra: object) -> Response:
@@ -47,6 +73,9 @@ def handle_http_error(exc: HTTPException) -> Response:
 
 
 def handle_unavailable(exc: Exception) -> Response:
+    if not unavailable(exc):
+        return handle_unexpected(exc)
+    reset_after(exc)
     logger.error(
         "service unavailable on %s %s: %s",
         request.method,
@@ -62,7 +91,23 @@ def handle_unexpected(exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal server error")
 
 
+def refuse_oversized() -> None:
+    """413 before the view runs, even on routes that never read the body."""
+    length = request.content_length
+    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
+        abort(413)
+
+
+def no_store(response: Response) -> Response:
+    """API answers name a mobile's state: no proxy or browser may keep them."""
+    if response.mimetype == "application/json":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_oversized)
+    app.after_request(no_store)
     app.register_error_handler(HTTPException, handle_http_error)
     for exc_type in UNAVAILABLE:
         app.register_error_handler(exc_type, handle_unavailable)

@@ -28,8 +28,29 @@ _send: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
 _json_lines = False
 
 
+# The attributes every LogRecord has; anything else is an ``extra`` that the
+# JSON formatter writes out (Celery passes the task's arguments as ``data``).
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "task_id",
+    "mobile",
+}
+
+
+def _scrub(value: Any) -> Any:
+    """Mobiles masked in every string of an ``extra``, however deeply nested."""
+    if isinstance(value, str):
+        return mask_mobiles_in(value)
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
 class RedactFilter(logging.Filter):
-    """Masks mobile numbers in the message and in the traceback text."""
+    """Masks mobile numbers in the message, the traceback text and every extra."""
 
     _formatter = logging.Formatter()
 
@@ -38,6 +59,8 @@ class RedactFilter(logging.Filter):
         masked = mask_mobiles_in(message)
         if masked != message:
             record.msg, record.args = masked, None
+        for name in vars(record).keys() - _RECORD_FIELDS:
+            setattr(record, name, _scrub(getattr(record, name)))
         if record.exc_info:
             # Formatters would render exc_info afresh, unmasked: keep only the text.
             text = record.exc_text or self._formatter.formatException(record.exc_info)

@@ -33,6 +33,7 @@ SENDS_SUCCEEDED = "sends_succeeded"
 SENDS_FAILED = "sends_failed"
 SENDS_RETRIED = "sends_retried"
 SENDS_DROPPED_EXPIRED = "sends_dropped_expired"
+SEALS_REFUSED = "seals_refused"
 
 HELP = {
     CODES_REQUESTED: "Valid requests for a code, whatever their outcome.",
@@ -43,6 +44,7 @@ HELP = {
     SENDS_FAILED: "SMS given up: permanent errors, spent retries, code expired before a retry.",
     SENDS_RETRIED: "Send attempts that failed transiently and were retried.",
     SENDS_DROPPED_EXPIRED: "Sends dropped unsent because their code expired in the queue.",
+    SEALS_REFUSED: "Sends refused: the sealed code did not open for that mobile or key.",
 }
 
 bp = Blueprint("metrics", __name__)

@@ -14,6 +14,7 @@ it was last initialised with: one app per process, as under gunicorn.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from flask import Flask, Response, current_app
@@ -25,7 +26,26 @@ from . import metrics
 from .errors import error_response
 from .redis_store import get_redis
 
-limiter = Limiter(key_func=get_remote_address)
+
+def client_key() -> str:
+    """The bucket a client is counted in: its IPv4 address, or its IPv6 /64.
+
+    One IPv6 subscriber usually holds a whole /64; counting per address would
+    give them 2^64 buckets.
+    """
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+limiter = Limiter(key_func=client_key)
 
 
 def sms_per_ip() -> str:

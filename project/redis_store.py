@@ -20,6 +20,7 @@ from redis import Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -70,7 +71,19 @@ def init_app(app: Flask) -> None:
     client = connect(app.config)
     app.extensions[EXTENSION] = client
     app.extensions[STORE] = CodeStore(client)
-    app.extensions[LEDGER] = SendLedger(client)
+    app.extensions[LEDGER] = SendLedger(client, app.config["SMS_SEND_LOCK_TTL"])
+
+
+def reset_after(exc: BaseException, app: Flask | None = None) -> None:
+    """After READONLY (a master demoted by a failover) drop the pooled connections.
+
+    The next command connects afresh and so reaches whichever server the
+    address (or Sentinel) now names as master, instead of the demoted one.
+    """
+    # A RedisCluster client has no one pool: it re-reads the slot map itself.
+    pool = getattr(get_redis(app), "connection_pool", None)
+    if isinstance(exc, ReadOnlyError) and pool is not None:
+        pool.disconnect()
 
 
 def get_redis(app: Flask | None = None) -> Redis:
@@ -267,16 +280,17 @@ class SendLedger:
     """Which sends went out, by task id: a redelivered message is not sent twice.
 
     The mark outlives any redelivery (those come within the broker's
-    visibility timeout). The lock outlives one provider call (the SDK gives
-    up after 2 s + 5 s) and is released as soon as the call is over; when
-    its process died mid-send, the redelivered message waits for it to lapse.
+    visibility timeout). The lock outlives one provider call (bounded by
+    ``SMS_PROVIDER_TIMEOUT`` on every pool; ``SMS_SEND_LOCK_TTL`` is that plus
+    a margin) and is released as soon as the call is over; when its process
+    died mid-send, the redelivered message waits for it to lapse.
     """
 
     SENT_TTL = 3600
-    LOCK_TTL = 10
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, lock_ttl: int) -> None:
         self.client = client
+        self.lock_ttl = lock_ttl
         self._begin = client.register_script(BEGIN_SEND)
 
     @staticmethod
@@ -285,7 +299,7 @@ class SendLedger:
 
     def begin(self, send_id: str, owner: str) -> str:
         """'go', 'sent' or 'busy' (see BEGIN_SEND)."""
-        return self._begin(self._keys(send_id), [owner, self.LOCK_TTL]).decode()
+        return self._begin(self._keys(send_id), [owner, self.lock_ttl]).decode()
 
     def finish(self, send_id: str, sent: bool, counter: str) -> None:
         """Release the lock, remember the send if it went out, count ``counter``."""

@@ -13,20 +13,21 @@ import random
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import shared_task
+from celery.exceptions import Ignore, Reject
 from celery.signals import before_task_publish, task_revoked
 from flask import current_app
 
 from . import metrics
-from .errors import UNAVAILABLE
+from .errors import UNAVAILABLE, unavailable
 from .logs import send_context
 from .mobile import mask_mobile
 from .providers import get_provider
 from .providers.status import Action, classify
 from .queue import PUBLISHED_AT
-from .redis_store import SendLedger, get_ledger
+from .redis_store import get_ledger, reset_after
 from .sealing import SealBroken, unseal
 
 logger = logging.getLogger(__name__)
@@ -51,42 +52,52 @@ def _expires_at(request: Any) -> datetime | None:
 
 
 @shared_task(name=TASK_NAME, bind=True, ignore_result=True, max_retries=None)
-def send_sms(self: Any, tid: str, mobile: str, datas: list[str]) -> None:
-    """Send one template SMS; runs in the Flask app context (FlaskTask)."""
+def send_sms(self: Any, tid: str, mobile: str, datas: list[str], attempts: int = 0) -> None:
+    """Send one template SMS; runs in the Flask app context (FlaskTask).
+
+    ``attempts`` counts the provider's transient failures so far: the retry
+    budget is theirs alone, waiting for Redis or for a lock does not spend it.
+    """
     with send_context(self.request.id, mask_mobile(mobile)):
-        _send(self, str(tid), mobile, datas)
+        _send(self, str(tid), mobile, datas, attempts)
 
 
-def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
+def _send(task: Any, tid: str, mobile: str, datas: list[str], attempts: int) -> None:
     send_id, masked = task.request.id, mask_mobile(mobile)
     ledger = get_ledger()
     try:
         state = ledger.begin(send_id, secrets.token_hex(8))
     except UNAVAILABLE as exc:
+        if not unavailable(exc):
+            raise
         # Without the ledger we cannot know whether this already went out.
-        raise task.retry(countdown=backoff(task.request.retries), exc=exc) from None
+        reset_after(exc)
+        _wait(task, masked, attempts, f"Redis unavailable ({type(exc).__name__})")
     if state == "sent":
         logger.info("SMS to %s [%s] already sent; redelivered message ignored", masked, send_id)
         return
     if state == "busy":
-        logger.info("SMS to %s [%s] is being sent by another delivery", masked, send_id)
-        raise task.retry(countdown=SendLedger.LOCK_TTL / 4, max_retries=None)
+        _wait(task, masked, attempts, "another delivery is sending it", ledger.lock_ttl / 4)
 
     def finish(sent: bool, counter: str) -> None:
         # Redis gone after the send: a retry or an ack must still happen.
         try:
             ledger.finish(send_id, sent=sent, counter=counter)
-        except UNAVAILABLE:
+        except UNAVAILABLE as exc:
+            if not unavailable(exc):
+                raise
             logger.warning(
                 "SMS to %s [%s]: outcome not recorded, Redis unavailable", masked, send_id
             )
 
     try:
-        result = get_provider().send(tid, mobile, [unseal(str(d)) for d in datas])
+        clear = [unseal(str(d), mobile) for d in datas]
     except SealBroken as exc:
-        finish(False, metrics.SENDS_FAILED)
+        finish(False, metrics.SEALS_REFUSED)
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
+    try:
+        result = get_provider().send(tid, mobile, clear)
     except BaseException:
         finish(False, metrics.SENDS_FAILED)
         raise
@@ -101,34 +112,74 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str]) -> None:
         logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)
         return
     budget = current_app.config["SMS_MAX_RETRIES"]
-    countdown, why_not = _next_attempt(
-        task.request, budget if verdict.max_retries is None else verdict.max_retries
-    )
-    if countdown is None:
+    limit = budget if verdict.max_retries is None else verdict.max_retries
+    if attempts >= limit:
         finish(False, metrics.SENDS_FAILED)
-        logger.error("SMS to %s [%s] failed: %s; %s", masked, send_id, detail, why_not)
+        logger.error(
+            "SMS to %s [%s] failed: %s; gave up after %d attempts",
+            masked,
+            send_id,
+            detail,
+            attempts + 1,
+        )
+        return
+    countdown = backoff(attempts)
+    if _expires_before(task.request, countdown):
+        finish(False, metrics.SENDS_FAILED)
+        logger.error(
+            "SMS to %s [%s] failed: %s; dropped: the code expires before a retry",
+            masked,
+            send_id,
+            detail,
+        )
         return
     finish(False, metrics.SENDS_RETRIED)
     logger.warning(
         "SMS to %s [%s] attempt %d failed: %s; retrying in %.1f s",
         masked,
         send_id,
-        task.request.retries + 1,
+        attempts + 1,
         detail,
         countdown,
     )
-    raise task.retry(countdown=countdown, max_retries=None)
+    _retry(task, attempts + 1, countdown)
 
 
-def _next_attempt(request: Any, limit: int) -> tuple[float | None, str]:
-    """Seconds until the retry of a transient failure, or None and why there is none."""
-    if request.retries >= limit:
-        return None, f"gave up after {request.retries + 1} attempts"
-    countdown = backoff(request.retries)
+def _expires_before(request: Any, countdown: float) -> bool:
     expires = _expires_at(request)
-    if expires and datetime.now(UTC) + timedelta(seconds=countdown) >= expires:
-        return None, "dropped: the code expires before a retry"
-    return countdown, ""
+    return bool(expires and datetime.now(UTC) + timedelta(seconds=countdown) >= expires)
+
+
+def _wait(
+    task: Any, masked: str, attempts: int, why: str, countdown: float | None = None
+) -> NoReturn:
+    """Try again later without spending the provider's retry budget."""
+    send_id = task.request.id
+    countdown = backoff(task.request.retries) if countdown is None else countdown
+    if _expires_before(task.request, countdown):
+        metrics.count(metrics.SENDS_DROPPED_EXPIRED)
+        logger.error("SMS to %s [%s] dropped: %s until its code expired", masked, send_id, why)
+        raise Ignore()
+    logger.warning("SMS to %s [%s] waits: %s; again in %.1f s", masked, send_id, why, countdown)
+    _retry(task, attempts, countdown)
+
+
+def _retry(task: Any, attempts: int, countdown: float) -> NoReturn:
+    """Publish the retry; if even that fails, keep the message instead of acking it.
+
+    Celery rejects a message whose retry could not be published; with the
+    broker refusing writes that would drop the SMS. Requeued instead, or, if
+    the broker cannot take that either, left unacknowledged for the broker to
+    hand out again.
+    """
+    try:
+        raise task.retry(
+            kwargs={**(task.request.kwargs or {}), "attempts": attempts},
+            countdown=countdown,
+            max_retries=None,
+        )
+    except Reject as exc:
+        raise Reject(exc.reason, requeue=True) from None
 
 
 def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
@@ -136,6 +187,8 @@ def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
 
     The task is looked up on this app's Celery rather than the global
     default, so an app built with other settings publishes to its own broker.
+    With RabbitMQ the publish waits for the broker's confirm, a few seconds at
+    most: an unconfirmed send raises, and the web answers 503.
     """
     task = current_app.extensions["celery"].tasks[TASK_NAME]
     # argsrepr given here spares Celery a saferepr of the arguments.
@@ -144,44 +197,66 @@ def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
     task.apply_async(
         (tid, mobile, datas),
         expires=expires,
-        argsrepr=_masked_args(tid, mobile),
+        argsrepr=_masked_args((tid, mobile, datas)),
         kwargsrepr="{}",
-        confirm_timeout=current_app.config["CELERY_PUBLISH_TIMEOUT"],
+        confirm_timeout=current_app.config["CELERY_CONFIRM_TIMEOUT"],
     )
 
 
-def _masked_args(tid: str, mobile: str) -> str:
-    return repr((tid, mask_mobile(mobile), "******"))
+def _masked_args(args: Any) -> str:
+    """``(tid, mobile, datas)`` as monitors may show it: mobile masked, data hidden."""
+    args = list(args)
+    if len(args) > 1:
+        args[1] = mask_mobile(args[1])
+    if len(args) > 2:
+        args[2] = "******"
+    return repr(tuple(args))
+
+
+def _masked_kwargs(kwargs: dict[str, Any]) -> str:
+    hidden = {"mobile": mask_mobile(kwargs.get("mobile", "")), "datas": "******"}
+    return repr({name: hidden.get(name, value) for name, value in kwargs.items()})
+
+
+def _mobile_of(args: Any, kwargs: Any) -> str:
+    try:
+        return mask_mobile(args[1] if args and len(args) > 1 else (kwargs or {})["mobile"])
+    except (KeyError, TypeError):
+        return "***"
 
 
 @before_task_publish.connect
 def _mask_logged_args(
     sender: str | None = None, headers: dict | None = None, body: Any = None, **_: Any
 ) -> None:
-    """Celery logs and monitors show ``argsrepr``: keep the code and mobile out of it.
+    """Celery logs and monitors show ``argsrepr``/``kwargsrepr``: keep code and mobile out.
 
+    Whoever publishes (the web, a retry, ``send_sms.delay(...)`` typed in a
+    shell, positional or by keyword), the representations are masked here.
     Also stamps the publish time, from which the queue check tells a send's age.
     """
     if sender != TASK_NAME or headers is None:
         return
     headers.setdefault(PUBLISHED_AT, time.time())
     try:
-        tid, mobile = body[0][0], body[0][1]
+        args, kwargs = body[0], body[1]
     except (TypeError, IndexError, KeyError):
         return
-    headers["argsrepr"] = _masked_args(tid, mobile)
+    headers["argsrepr"] = _masked_args(args or ())
+    headers["kwargsrepr"] = _masked_kwargs(kwargs or {})
 
 
 @task_revoked.connect
 def _log_expired(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
-    """Celery drops a send whose code expired while it waited; say so plainly."""
+    """Celery drops a send whose code expired while it waited; say so in one line, and count it.
+
+    The signal fires outside any task, so the app context is pushed here.
+    """
     if not expired or getattr(sender, "name", None) != TASK_NAME:
         return
-    try:
-        masked = mask_mobile(request.args[1])
-    except (AttributeError, IndexError, TypeError):
-        masked = "***"
-    metrics.count(metrics.SENDS_DROPPED_EXPIRED)
+    masked = _mobile_of(getattr(request, "args", None), getattr(request, "kwargs", None))
+    with sender.flask_app.app_context():
+        metrics.count(metrics.SENDS_DROPPED_EXPIRED)
     logger.warning(
         "SMS to %s [%s] dropped: its code expired before it was sent", masked, request.id
     )

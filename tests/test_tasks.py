@@ -37,7 +37,7 @@ def test_a_code_sealed_under_another_secret_key_is_not_sent(app, settings, sim, 
 
     other = create_app({**settings, "SECRET_KEY": "another-key"})
     with other.app_context():
-        sealed = seal("123456")
+        sealed = seal("123456", MOBILE, 300)
 
     app.extensions["celery"].tasks["send_sms"].apply(("1", MOBILE, [sealed, "5"]))
 
@@ -60,3 +60,39 @@ def test_an_outcome_redis_cannot_record_still_ends_the_send_cleanly(app, sim, mo
     assert result.successful()  # acknowledged, not failed: the SMS went out
     assert len(sim.delivered()) == 1
     assert "outcome not recorded" in caplog.text
+
+
+def test_a_sealed_code_copied_into_a_send_for_another_mobile_is_refused_and_counted(
+    app, sim, caplog
+):
+    from project import metrics
+    from project.redis_store import get_redis
+    from project.sealing import seal
+
+    victim, attacker = MOBILE, "13900001111"
+    with app.app_context():
+        sealed = seal("654321", victim, 300)
+
+    app.extensions["celery"].tasks["send_sms"].apply(("1", attacker, [sealed, "5"]))
+
+    assert sim.requests() == []  # the attacker's phone gets nothing
+    assert "does not open for this mobile" in caplog.text
+    assert "139****1111" in caplog.text and attacker not in caplog.text
+    assert metrics.totals(get_redis(app))[metrics.SEALS_REFUSED] == 1
+
+
+def test_a_keyword_call_sends_and_leaks_nothing_in_its_representations(app, sim):
+    from project.tasks import _mask_logged_args
+
+    headers = {}
+    body = ((), {"tid": "1", "mobile": MOBILE, "datas": ["123456", "5"]}, {})
+    _mask_logged_args(sender="send_sms", headers=headers, body=body)
+
+    assert MOBILE not in headers["kwargsrepr"] and "123456" not in headers["kwargsrepr"]
+    assert "138****5678" in headers["kwargsrepr"]
+
+    app.extensions["celery"].tasks["send_sms"].apply(
+        kwargs={"tid": "1", "mobile": MOBILE, "datas": ["123456", "5"]}
+    )
+    [sms] = sim.requests()
+    assert (sms["to"], sms["datas"]) == (MOBILE, ["123456", "5"])

@@ -11,7 +11,9 @@ Scripted answers (``script(...)``), used in order, then success again:
 ``{"drop": True}`` (close without answering: the SDK reports 172001),
 ``{"hold": 3.0}`` (keep the request open that long, then succeed, unless
 the client hung up meanwhile: then it is recorded as ``abandoned`` and, like
-a real provider that never finished the request, sends nothing).
+a real provider that never finished the request, sends nothing),
+``{"trickle": 30.0}`` (answer success, but send the body a byte at a time
+over that many seconds; abandoned likewise if the client hangs up).
 ``delay`` adds latency to every answer.
 
 Run standalone: ``python -m tools.ronglian_sim --port 8883``; then
@@ -228,19 +230,42 @@ class RongLianSimulator:
                 )
                 if status == SUCCESS and "status" in action:
                     status = str(action["status"])
-                sim._record(body, action, status)
                 if status != SUCCESS:
+                    sim._record(body, action, status)
                     return self._reply(200, {"statusCode": status, "statusMsg": "simulated"})
-                return self._reply(
-                    200,
-                    {
-                        "statusCode": SUCCESS,
-                        "templateSMS": {
-                            "dateCreated": datetime.now().strftime("%Y%m%d%H%M%S"),
-                            "smsMessageSid": uuid.uuid4().hex,
-                        },
+                answer = {
+                    "statusCode": SUCCESS,
+                    "templateSMS": {
+                        "dateCreated": datetime.now().strftime("%Y%m%d%H%M%S"),
+                        "smsMessageSid": uuid.uuid4().hex,
                     },
-                )
+                }
+                if action.get("trickle"):
+                    finished = self._trickle(answer, action["trickle"])
+                    sim._record(body, action, SUCCESS if finished else "abandoned")
+                    return None
+                sim._record(body, action, status)
+                return self._reply(200, answer)
+
+            def _trickle(self, payload: dict[str, Any], seconds: float) -> bool:
+                """Answer a byte at a time over ``seconds``; False if the client hung up."""
+                with sim._lock:
+                    sim.holding += 1
+                    sim._lock.notify_all()
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json;charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(seconds / len(data))
+                except OSError:
+                    self.close_connection = True
+                    return False
+                return True
 
             def _control(self, raw: bytes) -> None:
                 payload = json.loads(raw or b"{}")

@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
             acc_token=config["RONGLIAN_ACC_TOKEN"],
             app_id=config["RONGLIAN_APP_ID"],
             base_url=config["RONGLIAN_BASE_URL"],
+            timeout=config["SMS_PROVIDER_TIMEOUT"],
         )
     else:
         from .console import ConsoleProvider

@@ -9,7 +9,12 @@ process-global state, so it is safe under the threads and gevent pools.
 
 The SDK also calls ``requests.post`` afresh for every SMS: a new TCP and TLS
 connection each time. Its ``requests`` is shadowed the same way by one
-keep-alive ``Session`` per thread (per greenlet under gevent).
+keep-alive ``Session`` per thread (per greenlet under gevent), which also
+holds each call to a wall-clock deadline (``SMS_PROVIDER_TIMEOUT``): the
+SDK's own ``(2, 5)`` time-outs are per socket read, so a provider that
+trickles its answer would hold a send for ever, on every pool (the threads
+pool ignores Celery's time limits). Past the deadline the connection is
+closed and the SDK reports its network error, 172001.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,10 +39,11 @@ NETWORK_ERROR = "172001"
 BAD_RESPONSE = "172003"
 
 _last_error = threading.local()
+_deadline = threading.local()
 
 
 class _PooledRequests:
-    """Stands in for ``requests`` in the SDK: ``post`` on a reused Session."""
+    """Stands in for ``requests`` in the SDK: ``post`` on a reused Session, within a deadline."""
 
     codes = requests.codes
 
@@ -47,7 +54,34 @@ class _PooledRequests:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
-        return session.post(url, **kwargs)
+        limit = getattr(_deadline, "seconds", None) or 10.0
+        deadline = time.monotonic() + limit
+        connect, read = kwargs.get("timeout") or (limit, limit)
+        kwargs.update(timeout=(min(connect, limit), min(read, limit)), stream=True)
+        response = session.post(url, **kwargs)
+        try:
+            response._content = _read_before(response, deadline)
+        except BaseException:
+            response.close()  # hang up: the provider sees the request abandoned
+            raise
+        return response
+
+
+def _read_before(response: requests.Response, deadline: float) -> bytes:
+    """The whole body, or ``requests.Timeout`` once ``deadline`` passes."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise requests.Timeout("the provider did not answer within SMS_PROVIDER_TIMEOUT")
+        if sock is not None:
+            sock.settimeout(left)
+        chunk = raw.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 class _QuietTraceback:
@@ -69,12 +103,16 @@ _silence_sdk()
 
 
 class RongLianProvider:
-    def __init__(self, acc_id: str, acc_token: str, app_id: str, base_url: str) -> None:
+    def __init__(
+        self, acc_id: str, acc_token: str, app_id: str, base_url: str, timeout: float = 10.0
+    ) -> None:
         self._sdk = SmsSDK(acc_id, acc_token, app_id)
         self._sdk.url = base_url  # a class attribute in the SDK; this redirects one instance
+        self.timeout = timeout
 
     def send(self, tid: str, mobile: str, datas: Sequence[str]) -> SendResult:
         _last_error.name = None
+        _deadline.seconds = self.timeout
         raw = self._sdk.sendMessage(tid, mobile, tuple(datas))
         try:
             answer = json.loads(raw)

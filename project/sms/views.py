@@ -25,15 +25,24 @@ def _invalid_mobile() -> Response:
 
 def _submitted_code() -> object:
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # '[' * 100000: not a body, and not worth a 500
+            return None
         return body.get("code") if isinstance(body, dict) else None
     return request.form.get("code")
 
 
 @bp.route("/<mobile>", methods=["GET", "POST"])
-@limiter.limit(sms_per_ip, error_message="too many requests from this address")
+@limiter.limit(
+    sms_per_ip, methods=["GET", "POST"], error_message="too many requests from this address"
+)
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
+    if request.method == "HEAD":  # Flask adds HEAD to GET routes; a probe must not send SMS
+        response = error_response(405, "method_not_allowed", "Method Not Allowed")
+        response.headers["Allow"] = "GET, POST"
+        return response
     try:
         issued = issue_code(mobile)
     except InvalidMobile:

@@ -235,6 +235,10 @@ class Config:
             "timezone": "Asia/Shanghai",
             "enable_utc": True,
             "broker_connection_retry_on_startup": True,
+            # A Redis broker demoted by a failover answers READONLY (and
+            # unblocks BRPOP with an error) instead of closing the connection:
+            # reconnect, as for a lost connection, rather than exit the worker.
+            "broker_channel_error_retry": True,
             "broker_connection_timeout": timeout,
             "broker_transport_options": transport,
             "result_backend_transport_options": backend_transport,

@@ -59,7 +59,14 @@ def send_sms(self: Any, tid: str, mobile: str, datas: list[str], attempts: int =
     budget is theirs alone, waiting for Redis or for a lock does not spend it.
     """
     with send_context(self.request.id, mask_mobile(mobile)):
-        _send(self, str(tid), mobile, datas, attempts)
+        while True:
+            try:
+                return _send(self, str(tid), mobile, datas, attempts)
+            except _WaitHere as wait:
+                # The broker took no retry: wait here, the message unacknowledged,
+                # so even this worker's death cannot lose the send.
+                time.sleep(wait.countdown)
+                attempts = wait.attempts
 
 
 def _send(task: Any, tid: str, mobile: str, datas: list[str], attempts: int) -> None:
@@ -164,13 +171,21 @@ def _wait(
     _retry(task, attempts, countdown)
 
 
+class _WaitHere(Exception):
+    """The retry could not be published: try again in this process after ``countdown``."""
+
+    def __init__(self, attempts: int, countdown: float) -> None:
+        super().__init__(f"retry in {countdown:.1f} s")
+        self.attempts, self.countdown = attempts, countdown
+
+
 def _retry(task: Any, attempts: int, countdown: float) -> NoReturn:
     """Publish the retry; if even that fails, keep the message instead of acking it.
 
-    Celery rejects a message whose retry could not be published; with the
-    broker refusing writes that would drop the SMS. Requeued instead, or, if
-    the broker cannot take that either, left unacknowledged for the broker to
-    hand out again.
+    Celery rejects a message whose retry could not be published, and a
+    broker that refuses writes (the same Redis at maxmemory, say) refuses a
+    requeue too: the SMS would be lost. So the send waits in this process
+    instead, its message unacknowledged.
     """
     try:
         raise task.retry(
@@ -178,8 +193,8 @@ def _retry(task: Any, attempts: int, countdown: float) -> NoReturn:
             countdown=countdown,
             max_retries=None,
         )
-    except Reject as exc:
-        raise Reject(exc.reason, requeue=True) from None
+    except Reject:
+        raise _WaitHere(attempts, countdown) from None
 
 
 def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:

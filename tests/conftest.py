@@ -9,6 +9,8 @@ twice: with the code store and the limiter on that single Redis, and on a
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from project import create_app
+from tools.rabbitmq_server import RabbitMQServer, rabbitmq_binary
 from tools.redis_cluster import RedisClusterServers
 from tools.redis_server import RedisServer, free_port
 from tools.ronglian_sim import RongLianSimulator
@@ -186,23 +189,21 @@ def unused_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_url() -> Iterator[str]:
-    """RABBITMQ_URL if given, else a private rabbitmq-server; a loud skip if neither."""
-    import os
-    import warnings
-
-    from tools.rabbitmq_server import RabbitMQServer, rabbitmq_binary
-
-    if os.environ.get("RABBITMQ_URL"):
-        yield os.environ["RABBITMQ_URL"]
-        return
+def rabbitmq_server() -> Iterator[RabbitMQServer]:
+    """A private rabbitmq-server for this session; a loud skip if none is installed."""
     if rabbitmq_binary() is None:
         reason = (
-            "RABBITMQ NOT AVAILABLE: no RABBITMQ_URL and no rabbitmq-server installed "
-            "(make test installs Debian's package when run as root); broker tests skipped"
+            "RABBITMQ NOT AVAILABLE: no rabbitmq-server installed (make test installs "
+            "Debian's package when run as root); broker tests skipped"
         )
         warnings.warn(reason, stacklevel=1)
         pytest.skip(reason)
     server = RabbitMQServer().start()
-    yield server.url
+    yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(request: pytest.FixtureRequest) -> str:
+    """RABBITMQ_URL if given, else the private rabbitmq-server's."""
+    return os.environ.get("RABBITMQ_URL") or request.getfixturevalue("rabbitmq_server").url

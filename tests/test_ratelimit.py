@@ -143,3 +143,29 @@ def test_when_the_limit_store_fails_the_send_endpoint_fails_closed(limited, monk
     answer = client.post("/users/sms/13812345678")
 
     assert (answer.status_code, answer.json["error"]) == (503, "unavailable")
+
+
+def test_two_ipv6_addresses_in_one_64_share_a_bucket_and_another_64_does_not(limited):
+    client = limited()
+    one_64 = [f"2001:db8:1:2::{n:x}" for n in range(1, 7)]
+
+    same = [
+        client.post(f"/users/sms/{m}", environ_base={"REMOTE_ADDR": address})
+        for m, address in zip(mobiles(6), one_64, strict=True)
+    ]
+    other = client.post("/users/sms/13900000001", environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"})
+
+    assert [a.status_code for a in same] == [200] * 5 + [429]
+    assert other.status_code == 200
+
+
+def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(limited):
+    client = limited()
+    addresses = ["198.51.100.7", "::ffff:198.51.100.7"] * 3
+
+    answers = [
+        client.post(f"/users/sms/{m}", environ_base={"REMOTE_ADDR": address})
+        for m, address in zip(mobiles(6), addresses, strict=True)
+    ]
+
+    assert [a.status_code for a in answers] == [200] * 5 + [429]

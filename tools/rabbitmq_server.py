@@ -123,6 +123,11 @@ class RabbitMQServer:
             self.service.signal(signal.SIGKILL)
             self.service.process.wait()
 
+    def restart(self) -> None:
+        """Stop and start the node on the same port: every open connection dies."""
+        self.stop()
+        self.start()
+
     def stop(self) -> None:
         if self.service is not None:
             self.service.stop(timeout=30)

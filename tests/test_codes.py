@@ -40,7 +40,7 @@ def test_issue_enqueues_the_send_with_the_code_and_its_expiry(app, redis_url, st
     assert (tid, mobile, minutes) == ("1", MOBILE, "5")
     assert message["headers"]["expires"] is not None
     with app.app_context():
-        code = unseal(sealed)
+        code = unseal(sealed, MOBILE)
         assert len(code) == 6 and code.isdigit() and code not in sealed
         stored = store.get(f"sms:{{{MOBILE}}}:code").decode()
         assert stored == code_digest(MOBILE, code)
@@ -52,7 +52,7 @@ def test_the_published_message_shows_monitors_no_code_and_no_mobile(app, redis_u
 
     [message] = queued_sends(redis_url)
     with app.app_context():
-        code = unseal(message["args"][2][0])
+        code = unseal(message["args"][2][0], MOBILE)
     assert MOBILE not in message["headers"]["argsrepr"]
     assert code not in message["headers"]["argsrepr"]
     assert "138****5678" in message["headers"]["argsrepr"]

@@ -23,7 +23,7 @@ def issue(app, redis_url: str) -> str:
     """Issue a code the way the endpoint does and read it back off the queued send."""
     with app.app_context():
         issue_code(MOBILE)
-        return unseal(queued_sends(redis_url)[-1]["args"][2][0])
+        return unseal(queued_sends(redis_url)[-1]["args"][2][0], MOBILE)
 
 
 def verify(client, code, mobile: str = MOBILE):

@@ -32,15 +32,18 @@ def celery_init_app(app: Flask) -> Celery:
     return celery_app
 
 
-@worker_ready.connect
-def declare_dead_letter_queues(sender: Any = None, **_: Any) -> None:
+def declare_dead_letter_queues(celery_app: Celery) -> None:
     """Declare the dead-letter queue of each queue that names one, so nothing is dropped.
 
     Workers never consume it: an operator reads it (``rabbitmqctl list_queues``)
     and moves a message back by hand once its cause is fixed.
     """
-    app = sender.app
-    for queue in app.conf.task_queues or ():
+    for queue in celery_app.conf.task_queues or ():
         if (queue.queue_arguments or {}).get("x-dead-letter-exchange"):
-            with app.connection_for_write() as conn:
+            with celery_app.connection_for_write() as conn:
                 dead_letter_queue(queue.name)(conn.default_channel).declare()
+
+
+@worker_ready.connect
+def _declare_on_start(sender: Any = None, **_: Any) -> None:
+    declare_dead_letter_queues(sender.app)

@@ -26,9 +26,7 @@ from .redis_store import reset_after
 logger = logging.getLogger(__name__)
 
 # What Redis and the broker may raise; ``unavailable`` tells "not now" from a bug.
-# MessageNacked: RabbitMQ refused a publish (a quorum queue without a
-# majority, or full): the send is not queued, so the request must fail.
-UNAVAILABLE = (RedisError, BrokerError, ConnectionError, TimeoutError, MessageNacked)
+UNAVAILABLE = (RedisError, BrokerError, MessageNacked, ConnectionError, TimeoutError)
 # Redis answering instead of dropping the connection, but meaning "not now":
 # out of memory, a demoted master, a failed snapshot (MISCONF), a busy script,
 # a replica without its master, a cluster resharding.
@@ -40,9 +38,9 @@ _NOT_NOW = (
     ExecAbortError,  # a transaction refused because of one of these
     TryAgainError,
     BrokerError,
+    MessageNacked,  # RabbitMQ refused to confirm a publish
     ConnectionError,
     TimeoutError,
-    MessageNacked,
 )
 _NOT_NOW_REPLIES = ("MISCONF", "BUSY", "NOREPLICAS", "MASTERDOWN", "CLUSTERDOWN", "OOM", "READONLY")
 

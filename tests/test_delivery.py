@@ -219,3 +219,23 @@ def test_rabbitmq_queues_are_durable_and_messages_persistent(settings, rabbitmq_
         message.requeue()
         # passive declare of a durable queue succeeds with durable=True
         conn.default_channel.queue_declare(queue=queue, durable=True, passive=True)
+
+
+def test_waiting_for_another_deliverys_lock_does_not_spend_the_retry_budget(app, start_worker, sim):
+    from project.redis_store import get_ledger
+
+    budget = {"SMS_MAX_RETRIES": "1", "SMS_RETRY_BACKOFF": "0.2", "SMS_RETRY_BACKOFF_MAX": "1"}
+    send_id = str(uuid.uuid4())
+    with app.app_context():
+        assert get_ledger().begin(send_id, "another-delivery") == "go"  # held for its lock TTL
+    worker = start_worker(env=budget, pool="threads")
+    sim.script({"http": 500})  # one transient failure once the lock lapses
+
+    app.extensions["celery"].tasks["send_sms"].apply_async(
+        ("1", MOBILE, ["123456", "5"]), task_id=send_id
+    )
+
+    worker.wait_for_output("another delivery is sending it")
+    [sms] = sim.wait_for(1, timeout=60)
+    assert [r["status"] for r in sim.requests()] == ["500", "000000"]
+    assert "gave up" not in worker.output()

@@ -297,6 +297,9 @@ class Config:
             "worker_cancel_long_running_tasks_on_connection_loss": True,
             # A dead node's consumers notice within two heartbeats.
             "broker_heartbeat": 10,
+            # Delayed delivery set up on one live node, not on every URL in
+            # turn (see project/delayed_delivery.py).
+            "worker_consumer": "project.delayed_delivery:Consumer",
         }
 
     def _validate_redelivery(self) -> None:

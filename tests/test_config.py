@@ -73,6 +73,7 @@ def test_rabbitmq_gets_a_quorum_queue_confirms_and_a_dead_letter_queue_by_defaul
     assert celery["task_default_queue_type"] == "quorum"
     assert celery["broker_transport_options"]["confirm_publish"] is True
     assert celery["worker_cancel_long_running_tasks_on_connection_loss"] is True
+    assert celery["worker_consumer"] == "project.delayed_delivery:Consumer"
     assert queue.exchange.type == "topic"  # native delayed delivery needs it
     assert queue.queue_arguments["x-queue-type"] == "quorum"
     assert queue.queue_arguments["x-delivery-limit"] == 10

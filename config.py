@@ -81,6 +81,17 @@ def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _host_ports(raw: str, name: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as pairs; a malformed entry names the setting."""
+    pairs = []
+    for item in raw.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"{name} must be host:port pairs separated by commas, got {raw!r}")
+        pairs.append((host, int(port)))
+    return pairs
+
+
 class Config:
     """Settings shared by every environment, with the contract's defaults."""
 
@@ -159,6 +170,9 @@ class Config:
         self.SMS_QUEUE_CHECK_INTERVAL = _float(env, "SMS_QUEUE_CHECK_INTERVAL", 60.0)
         self.SMS_QUEUE_WARN_DEPTH = _int(env, "SMS_QUEUE_WARN_DEPTH", 1000)
         self.SMS_QUEUE_WARN_AGE = _int(env, "SMS_QUEUE_WARN_AGE", 30)
+        # Seconds a beat holds its Redis lock without renewing it: when the
+        # active beat dies, a standby beat takes over within about this time.
+        self.BEAT_LOCK_TIMEOUT = _int(env, "BEAT_LOCK_TIMEOUT", 60, minimum=5)
         # Seconds a publish to RabbitMQ waits for the broker's confirm.
         self.CELERY_CONFIRM_TIMEOUT = _float(env, "CELERY_CONFIRM_TIMEOUT", 3.0)
         self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").lower()
@@ -255,6 +269,7 @@ class Config:
             "result_expires": 3600,
             "worker_send_task_events": False,
             "task_default_delivery_mode": "persistent",
+            **self._beat(env),
             "beat_schedule": {
                 "check-send-queue": {
                     "task": "check_send_queue",
@@ -301,6 +316,41 @@ class Config:
             # turn (see project/delayed_delivery.py).
             "worker_consumer": "project.delayed_delivery:Consumer",
         }
+
+    def _beat(self, env: Mapping[str, str]) -> dict[str, Any]:
+        """celery-redbeat: a beat may run on every host; a Redis lock lets one act.
+
+        The schedule (each entry's last run) lives in Redis too, so a standby
+        that takes over runs nothing twice. Beat renews the lock every tick,
+        at most ``BEAT_LOCK_TIMEOUT / 5`` apart, and a standby retries as often.
+        """
+        timeout = self.REDIS_SOCKET_TIMEOUT
+        beat: dict[str, Any] = {
+            "beat_scheduler": "redbeat.RedBeatScheduler",
+            "beat_max_loop_interval": max(1, self.BEAT_LOCK_TIMEOUT // 5),
+            "redbeat_lock_timeout": self.BEAT_LOCK_TIMEOUT,
+            "redbeat_redis_url": self.REDIS_URL,
+            "redbeat_redis_options": {
+                "socket_timeout": timeout + 2,
+                "socket_connect_timeout": timeout,
+            },
+        }
+        sentinels = env.get("REDIS_SENTINELS")
+        if sentinels:
+            # Hook for issue 14's Sentinel support: redbeat's own options, so
+            # the lock and the schedule follow the Sentinel-elected master.
+            if not env.get("REDIS_SENTINEL_MASTER"):
+                raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER to be set")
+            url = urlsplit(self.REDIS_URL)
+            beat["redbeat_redis_url"] = "redis-sentinel://"
+            beat["redbeat_redis_options"] = {
+                "sentinels": _host_ports(sentinels, "REDIS_SENTINELS"),
+                "service_name": env.get("REDIS_SENTINEL_MASTER"),
+                "password": url.password,
+                "db": int(url.path.strip("/") or 0),
+                "socket_timeout": timeout,
+            }
+        return beat
 
     def _validate_redelivery(self) -> None:
         """A send redelivered after its worker died must arrive while its code is valid."""

@@ -25,7 +25,7 @@ def main(calls: int = 2000) -> None:
         app = create_app(
             {
                 "APP_CONFIG": "production",
-                "SECRET_KEY": "profile",
+                "SECRET_KEY": "profile-not-secret-but-long-enough-for-production",
                 "LOG_LEVEL": "WARNING",
                 "REDIS_URL": redis_server.url,
                 "SMS_PROVIDER": "ronglian",

@@ -51,7 +51,7 @@ class Stack:
         self.services: list[Service] = [self.sim]
         self.settings = {
             "APP_CONFIG": "production",
-            "SECRET_KEY": "bench-secret",
+            "SECRET_KEY": "bench-secret-not-secret-but-long-enough-for-production",
             "REDIS_URL": self.redis_server.url,
             "SMS_PROVIDER": "ronglian",
             **ACC,

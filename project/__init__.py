@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import load_config
 
-from . import cli, errors, metrics, page, providers, ratelimit, redis_store
+from . import cli, errors, messages, metrics, page, providers, ratelimit, redis_store
 from .celery_app import celery_init_app
 from .logs import configure_logging
 
@@ -30,6 +30,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     redis_store.init_app(app)
     providers.init_app(app)
     celery_init_app(app)
+    messages.init_app(app)
     errors.init_app(app)
     ratelimit.init_app(app)
     cli.init_app(app)

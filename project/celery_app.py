@@ -15,6 +15,8 @@ from flask import Flask
 
 from config import dead_letter_queue
 
+from .redis_store import BEAT_KEY_PREFIX, BEAT_LOCK_KEY
+
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
@@ -27,6 +29,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
+    celery_app.conf.update(redbeat_key_prefix=BEAT_KEY_PREFIX, redbeat_lock_key=BEAT_LOCK_KEY)
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

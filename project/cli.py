@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import metrics
+from .check import run_checks
 from .codes import Cooldown, DailyLimit, issue_code
 from .errors import UNAVAILABLE
 from .mobile import InvalidMobile, mask_mobile
@@ -48,6 +49,25 @@ def stats_command() -> None:
     age = "-" if queue.oldest_age is None else f"{queue.oldest_age:.0f} s"
     click.echo(f"{'queue_depth':<{width}}  {queue.depth}")
     click.echo(f"{'queue_oldest_age':<{width}}  {age}")
+
+
+@sms.command("check")
+def check_command() -> None:
+    """Settings (secrets masked), Redis, broker, provider, queue, alarms; exit 1 if unhealthy."""
+    report = run_checks()
+    click.echo(f"settings (APP_CONFIG={current_app.config['NAME']}):")
+    width = max(map(len, report.settings))
+    for name, value in report.settings.items():
+        click.echo(f"  {name:<{width}}  {value}")
+    click.echo("checks:")
+    for probe in report.probes:
+        click.echo(f"  {probe.name:<8}  {'ok' if probe.ok else 'FAIL':<4}  {probe.detail}")
+    click.echo("alarms:")
+    for alarm in report.alarms or ["none"]:
+        click.echo(f"  {alarm}")
+    click.echo(report.verdict())
+    if not report.healthy:
+        raise SystemExit(1)
 
 
 def shell_context() -> dict[str, object]:

@@ -20,6 +20,7 @@ from redis.exceptions import (
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from .messages import message
 from .mobile import mask_mobiles_in
 from .redis_store import reset_after
 
@@ -52,8 +53,16 @@ def unavailable(exc: BaseException) -> bool:
     return isinstance(exc, ResponseError) and str(exc).lstrip().startswith(_NOT_NOW_REPLIES)
 
 
-def error_response(status: int, error: str, errmsg: str, **extra: object) -> Response:
-    """The one shape of an error answer."""
+def error_response(status: int, error: str, **extra: object) -> Response:
+    """The one shape of an error answer; ``errmsg`` is ``error``'s text in the request's language.
+
+    ``extra`` goes into the answer and fills the text's placeholders
+    (``interval``, ``attempts_left``).
+    """
+    return _json_error(status, error, message(error, **extra), extra)
+
+
+def _json_error(status: int, error: str, errmsg: str, extra: dict[str, object]) -> Response:
     response = jsonify(error=error, errmsg=errmsg, **extra)
     response.status_code = status
     return response
@@ -64,7 +73,8 @@ def _slug(name: str) -> str:
 
 
 def handle_http_error(exc: HTTPException) -> Response:
-    response = error_response(exc.code or 500, _slug(exc.name), exc.name)
+    word = _slug(exc.name)
+    response = _json_error(exc.code or 500, word, message(word, fallback=exc.name), {})
     if exc.code == 405 and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
@@ -80,13 +90,13 @@ def handle_unavailable(exc: Exception) -> Response:
         mask_mobiles_in(request.path),
         type(exc).__name__,
     )
-    return error_response(503, "unavailable", "service temporarily unavailable, retry shortly")
+    return error_response(503, "unavailable")
 
 
 def handle_unexpected(exc: Exception) -> Response:
     # Flask's own log line would name the full path (and so the mobile).
     logger.exception("unhandled error on %s %s", request.method, mask_mobiles_in(request.path))
-    return error_response(500, "internal_error", "internal server error")
+    return error_response(500, "internal_error")
 
 
 def refuse_oversized() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from .errors import UNAVAILABLE
+from .messages import message
 from .redis_store import get_redis
 
 bp = Blueprint("health", __name__)
@@ -36,7 +37,7 @@ def readyz() -> tuple[dict, int]:
         return {
             "status": "unavailable",
             "error": "unavailable",
-            "errmsg": "not ready",
+            "errmsg": message("unavailable"),
             "failed": failed,
         }, 503
     return {"status": "ok", "errmsg": "OK"}, 200

@@ -8,7 +8,7 @@ from celery import shared_task
 from flask import current_app
 
 from . import metrics
-from .queue import queue_stats
+from .queue import backlog, queue_stats, shown_age
 from .redis_store import get_redis
 
 logger = logging.getLogger(__name__)
@@ -17,19 +17,12 @@ logger = logging.getLogger(__name__)
 @shared_task(name="check_send_queue", ignore_result=True)
 def check_send_queue() -> None:
     """Warn when sends back up: too many waiting, or the oldest waiting too long."""
-    config = current_app.config
     stats = queue_stats()
-    age = f"{stats.oldest_age:.0f} s" if stats.oldest_age is not None else "unknown"
-    if stats.depth > config["SMS_QUEUE_WARN_DEPTH"] or (
-        stats.oldest_age is not None and stats.oldest_age > config["SMS_QUEUE_WARN_AGE"]
-    ):
-        logger.warning(
-            "send queue backing up: %d waiting, oldest %s; add workers or check the provider",
-            stats.depth,
-            age,
-        )
+    alarm = backlog(stats, current_app.config)
+    if alarm:
+        logger.warning("%s; add workers or check the provider", alarm)
     else:
-        logger.info("send queue ok: %d waiting, oldest %s", stats.depth, age)
+        logger.info("send queue ok: %d waiting, oldest %s", stats.depth, shown_age(stats))
 
 
 @shared_task(name="daily_rollup", ignore_result=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
@@ -30,6 +32,20 @@ def queue_stats() -> QueueStats:
             return QueueStats(depth, _age(oldest))
         declared = channel.queue_declare(queue=queue, passive=True)
         return QueueStats(int(declared.message_count), None)
+
+
+def backlog(stats: QueueStats, config: Mapping[str, Any]) -> str | None:
+    """The queue alarm as one line (``SMS_QUEUE_WARN_DEPTH``/``_AGE``); None when calm."""
+    too_many = stats.depth > config["SMS_QUEUE_WARN_DEPTH"]
+    too_old = stats.oldest_age is not None and stats.oldest_age > config["SMS_QUEUE_WARN_AGE"]
+    if not (too_many or too_old):
+        return None
+    return f"send queue backing up: {stats.depth} waiting, oldest {shown_age(stats)}"
+
+
+def shown_age(stats: QueueStats) -> str:
+    """The oldest send's wait for a human: ``12 s`` or ``unknown``."""
+    return "unknown" if stats.oldest_age is None else f"{stats.oldest_age:.0f} s"
 
 
 def _age(raw: bytes | None) -> float | None:

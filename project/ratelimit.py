@@ -56,9 +56,9 @@ def verify_per_ip() -> str:
     return current_app.config["RATELIMIT_VERIFY_PER_IP"]
 
 
-def rate_limited(wait: int, limit: int, description: str) -> Response:
+def rate_limited(wait: int, limit: int) -> Response:
     """The contract's 429: JSON with ``interval``, ``Retry-After`` and ``X-RateLimit-*``."""
-    response = error_response(429, "rate_limited", description, interval=wait)
+    response = error_response(429, "rate_limited", interval=wait)
     response.headers["Retry-After"] = str(wait)
     response.headers["X-RateLimit-Limit"] = str(limit)
     response.headers["X-RateLimit-Remaining"] = "0"
@@ -73,7 +73,7 @@ def handle_rate_limited(exc: RateLimitExceeded) -> Response:
     # limits rounds the reset up to the next whole second already.
     wait = max(1, int(reset_at - time.time()))
     metrics.count(metrics.RATE_LIMIT_REFUSALS)
-    return rate_limited(wait, exc.limit.limit.amount, exc.description)
+    return rate_limited(wait, exc.limit.limit.amount)
 
 
 def storage(app: Flask) -> tuple[str, dict]:

@@ -32,6 +32,10 @@ LEDGER = "sms_send_ledger"
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 METRICS_KEY = "sms:metrics"
 METRICS_DAY_KEEP = 35 * 86400
+# celery-redbeat keeps beat's schedule (each entry's last run) and the lock
+# that lets one beat of many act under this prefix (applied in celery_app.py).
+BEAT_KEY_PREFIX = "sms:beat:"
+BEAT_LOCK_KEY = "sms:beat:lock"
 
 
 def connect(config: dict) -> Redis | RedisCluster:

@@ -10,6 +10,8 @@ twice: with the code store and the limiter on that single Redis, and on a
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +31,18 @@ from tools.services import Service, celery_worker, gunicorn
 ACC_ID = "8aaf0708test0acc0id00000000000001"
 ACC_TOKEN = "f0e1d2c3b4a5secret0token00000001"
 APP_ID = "8aaf0708test0app0id00000000000001"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_messages() -> None:
+    """The answers' catalogues, compiled as ``make`` does when a .mo is missing or stale."""
+    pybabel = Path(sys.executable).parent / "pybabel"
+    for po in Path(__file__).resolve().parent.parent.glob("project/translations/*/*/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            subprocess.run(
+                [str(pybabel), "-q", "compile", "-i", str(po), "-o", str(mo)], check=True
+            )
 
 
 @pytest.fixture(scope="session")

@@ -236,6 +236,6 @@ def test_waiting_for_another_deliverys_lock_does_not_spend_the_retry_budget(app,
     )
 
     worker.wait_for_output("another delivery is sending it")
-    [sms] = sim.wait_for(1, timeout=60)
+    assert len(sim.wait_for(1, timeout=60)) == 1
     assert [r["status"] for r in sim.requests()] == ["500", "000000"]
     assert "gave up" not in worker.output()

@@ -53,3 +53,15 @@ def test_the_example_settings_name_every_required_production_setting():
         "REDIS_URL=",
     ):
         assert name in example
+
+
+def test_beat_runs_beside_every_worker_because_redbeat_lets_one_act():
+    from config import load_config
+
+    celery = load_config({"APP_CONFIG": "testing"}).CELERY
+    unit = read(DEPLOY / "systemd" / "sms-beat.service")
+    program = read(DEPLOY / "supervisord.conf")["program:sms-beat"]
+
+    assert celery["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    for command in (unit["Service"]["ExecStart"], program["command"]):
+        assert "--schedule" not in command  # no per-host schedule file: it lives in Redis

@@ -4,6 +4,7 @@ against real gunicorn, a Celery worker and the RongLian simulator."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -32,7 +33,8 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture
-def browser_page(tmp_path):
+def open_browser():
+    """Opens phone-sized pages in Chromium whose language is ``locale``."""
     sync_api = pytest.importorskip("playwright.sync_api")
     path = chromium_path()
     if path is None:
@@ -44,10 +46,24 @@ def browser_page(tmp_path):
         pytest.skip(reason)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
-        page = context.new_page()
-        yield page
-        context.close()
+        contexts = []
+
+        def open_page(locale: str = "zh-CN"):
+            # A phone; the locale sets navigator.languages and Accept-Language.
+            context = browser.new_context(viewport={"width": 390, "height": 844}, locale=locale)
+            contexts.append(context)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))  # script errors
+            page.on(
+                "console",
+                lambda msg: errors.append(msg.text) if "Content Security" in msg.text else None,
+            )
+            return page, errors
+
+        yield open_page
+        for context in contexts:
+            context.close()
         browser.close()
 
 
@@ -63,8 +79,8 @@ def test_page_headers_forbid_inline_script_and_other_origins(client):
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_request_count_down_verify_and_cooldown_in_a_browser(
-    start_web, start_worker, sim, browser_page, tmp_path
+def test_a_chinese_phone_sees_chinese_for_each_step(
+    start_web, start_worker, sim, open_browser, tmp_path
 ):
     from playwright.sync_api import expect
 
@@ -72,51 +88,75 @@ def test_request_count_down_verify_and_cooldown_in_a_browser(
     shots.mkdir()
     start_worker(pool="threads")
     web = start_web()
-    page = browser_page
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))  # script errors, CSP refusals
-    page.on(
-        "console", lambda msg: errors.append(msg.text) if "Content Security" in msg.text else None
-    )
+    page, errors = open_browser("zh-CN")
+    message = page.locator("#message")
 
     page.goto(f"{web}/")
     page.screenshot(path=shots / "1-empty.png")
 
+    page.fill("#mobile", "12345")
+    page.click("#send")
+    expect(message).to_have_text("手机号格式不正确")
+    expect(message).to_have_class("error")
+    page.screenshot(path=shots / "2-bad-mobile.png")
+
     page.fill("#mobile", MOBILE)
     page.click("#send")
+    expect(message).to_have_text("验证码已发送")
     expect(page.locator("#send")).to_contain_text("秒后重试")
     expect(page.locator("#send")).to_be_disabled()
-    expect(page.locator("#message")).to_have_text("OK")
-    page.screenshot(path=shots / "2-counting-down.png")
+    page.screenshot(path=shots / "3-sent-counting-down.png")
 
     [sms] = sim.wait_for(1)
     code = sms["datas"][0]
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    page.fill("#code", wrong)
+    page.click("#verify")
+    expect(message).to_have_text("验证码错误，还可尝试4次")
+    expect(message).to_have_class("error")
+    page.screenshot(path=shots / "4-wrong-code.png")
+
     page.fill("#code", code)
     page.click("#verify")
-    expect(page.locator("#message")).to_have_class("ok")
-    page.screenshot(path=shots / "3-verified.png")
-    assert (
-        requests.post(f"{web}/users/sms/{MOBILE}/verify", json={"code": code}, timeout=5).json()[
-            "error"
-        ]
-        == "no_code"
-    )  # it was used up
+    expect(message).to_have_text("验证成功")
+    expect(message).to_have_class("ok")
+    page.screenshot(path=shots / "5-verified.png")
+    used = requests.post(f"{web}/users/sms/{MOBILE}/verify", json={"code": code}, timeout=5)
+    assert used.json()["error"] == "no_code"  # it was used up
 
     page.reload()  # a fresh page: the server still remembers the cooldown
     page.fill("#mobile", MOBILE)
     page.click("#send")
-    expect(page.locator("#message")).to_contain_text("cooldown")
-    label = page.text_content("#send")
-    seconds = int(label.split()[0])
+    expect(message).to_contain_text("短信发送过于频繁，请")
+    seconds = int(page.text_content("#send").split()[0])
     assert 1 <= seconds <= 60
+    assert re.fullmatch(r"短信发送过于频繁，请[1-9][0-9]?秒后再次点击获取", message.text_content())
     assert page.is_disabled("#send")
-    page.screenshot(path=shots / "4-cooldown.png")
-
-    page.fill("#mobile", "12345")
-    page.click("#verify")
-    expect(page.locator("#message")).to_contain_text("invalid_mobile")
-    page.screenshot(path=shots / "5-bad-mobile.png")
+    page.screenshot(path=shots / "6-cooldown.png")
 
     assert errors == []
     assert len(sim.requests()) == 1
     print(f"screenshots in {shots}")
+
+
+def test_an_english_browser_gets_the_page_and_the_answers_in_english(
+    start_web, sim, open_browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    web = start_web()
+    page, errors = open_browser("en-US")
+    message = page.locator("#message")
+
+    page.goto(f"{web}/")
+    expect(page.locator("#send")).to_have_text("Get code")
+    page.fill("#mobile", "12345")
+    page.click("#send")
+    expect(message).to_have_text("The mobile number's format is wrong")
+
+    page.fill("#mobile", MOBILE)
+    page.click("#send")
+    expect(message).to_have_text("Code sent")
+    expect(page.locator("#send")).to_contain_text("Retry in")
+    page.screenshot(path=tmp_path / "english-sent.png")
+    assert errors == []

@@ -91,7 +91,7 @@ def test_the_sixth_code_for_one_mobile_in_a_day_is_refused(limited):
         statuses.append((answer.status_code, answer.json.get("error")))
 
     assert statuses == [(200, None)] * 5 + [(429, "rate_limited")]
-    assert "daily limit" in answer.json["errmsg"]
+    assert answer.json["errmsg"] == f"请求过于频繁，请{answer.json['interval']}秒后再试"
     # The cap is RongLian's: per calendar day in Beijing, so it lifts at midnight there.
     assert 1 <= answer.json["interval"] <= seconds_until_tomorrow()
     assert answer.headers["Retry-After"] == str(answer.json["interval"])
@@ -143,6 +143,48 @@ def test_when_the_limit_store_fails_the_send_endpoint_fails_closed(limited, monk
     answer = client.post("/users/sms/13812345678")
 
     assert (answer.status_code, answer.json["error"]) == (503, "unavailable")
+
+
+INVALID_MOBILES = ["12345", "+8613812345678", "1381234567８", "1381234567", "23812345678"]
+
+
+@pytest.mark.parametrize("typo", INVALID_MOBILES)
+def test_mistyped_numbers_do_not_spend_the_per_ip_limit(limited, typo):
+    client = limited(RATELIMIT_SMS_PER_IP="5 per minute")
+
+    typos = [client.post(f"/users/sms/{typo}") for _ in range(5)]
+    sends = [client.post(f"/users/sms/{m}").status_code for m in mobiles(6)]
+
+    assert [(a.status_code, a.json["error"]) for a in typos] == [(400, "invalid_mobile")] * 5
+    assert sends == [200] * 5 + [429]
+
+
+def test_a_mistyped_number_is_refused_without_a_redis_command(limited, redis_url):
+    client = limited(RATELIMIT_SMS_PER_IP="5 per minute")
+    store = redis.Redis.from_url(redis_url)
+
+    def commands() -> int:
+        return store.info("stats")["total_commands_processed"]
+
+    baseline = -commands() + commands()  # what reading the figure itself costs
+    before = commands()
+    answers = [client.post("/users/sms/1381234567").status_code for _ in range(5)]
+    after = commands()
+
+    assert answers == [400] * 5
+    assert after - before == baseline
+    assert store.dbsize() == 0
+
+
+def test_a_mistyped_number_is_answered_400_even_when_the_address_is_limited(limited):
+    client = limited(RATELIMIT_SMS_PER_IP="5 per minute")
+    for m in mobiles(5):
+        client.post(f"/users/sms/{m}")
+
+    assert client.post("/users/sms/13900000000").status_code == 429
+    typo = client.post("/users/sms/1390000000")
+
+    assert (typo.status_code, typo.json["error"]) == (400, "invalid_mobile")
 
 
 def test_two_ipv6_addresses_in_one_64_share_a_bucket_and_another_64_does_not(limited):

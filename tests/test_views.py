@@ -77,7 +77,7 @@ def test_an_unexpected_error_is_a_json_500_without_traceback(app, client, monkey
     answer = client.post(f"/users/sms/{MOBILE}")
 
     assert answer.status_code == 500
-    assert answer.json == {"error": "internal_error", "errmsg": "internal server error"}
+    assert answer.json == {"error": "internal_error", "errmsg": "服务器内部错误，请稍后重试"}
 
 
 def test_redis_down_is_a_json_503(settings, unused_port):

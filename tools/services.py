@@ -12,13 +12,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.2)
 
 
 class Service:
@@ -136,3 +145,23 @@ def celery_worker(
         *(extra or []),
     ]
     return Service(name, argv, env, log_dir)
+
+
+def flower(
+    env: Mapping[str, str],
+    port: int,
+    log_dir: Path,
+    extra: list[str] | None = None,
+    app: str = "celery_worker.celery",
+) -> Service:
+    """``celery flower`` (requirements-ops.txt) on 127.0.0.1:``port``: what ``make flower`` runs."""
+    argv = [
+        str(BIN / "celery"),
+        "-A",
+        app,
+        "flower",
+        "--address=127.0.0.1",
+        f"--port={port}",
+        *(extra or []),
+    ]
+    return Service(f"flower-{port}", argv, env, log_dir)

@@ -14,13 +14,9 @@ from ..codes import (
     verify_code,
 )
 from ..errors import error_response
-from ..mobile import InvalidMobile
+from ..mobile import InvalidMobile, validate_mobile
 from ..ratelimit import limiter, rate_limited, sms_per_ip, verify_per_ip
 from . import bp
-
-
-def _invalid_mobile() -> Response:
-    return error_response(400, "invalid_mobile", "mobile must be 11 digits starting with 13-19")
 
 
 def _submitted_code() -> object:
@@ -33,52 +29,57 @@ def _submitted_code() -> object:
     return request.form.get("code")
 
 
+def _send_input_error() -> Response | None:
+    """The 400 a send gets for its input (``invalid_mobile``), or None.
+
+    Checked before the per-IP limit (its ``exempt_when``): a mistyped number
+    spends none of the limit and costs no Redis command at all.
+    """
+    try:
+        validate_mobile(request.view_args["mobile"])
+    except InvalidMobile:
+        return error_response(400, "invalid_mobile")
+    return None
+
+
 @bp.route("/<mobile>", methods=["GET", "POST"])
 @limiter.limit(
-    sms_per_ip, methods=["GET", "POST"], error_message="too many requests from this address"
+    sms_per_ip,
+    methods=["GET", "POST"],
+    exempt_when=lambda: _send_input_error() is not None,
 )
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
     if request.method == "HEAD":  # Flask adds HEAD to GET routes; a probe must not send SMS
-        response = error_response(405, "method_not_allowed", "Method Not Allowed")
+        response = error_response(405, "method_not_allowed")
         response.headers["Allow"] = "GET, POST"
         return response
+    refused = _send_input_error()
+    if refused is not None:
+        return refused
     try:
         issued = issue_code(mobile)
-    except InvalidMobile:
-        return _invalid_mobile()
     except Cooldown as exc:
-        response = error_response(
-            429,
-            "cooldown",
-            "a code was sent moments ago; wait before asking again",
-            interval=exc.retry_after,
-        )
+        response = error_response(429, "cooldown", interval=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except DailyLimit as exc:
-        return rate_limited(
-            exc.retry_after, exc.limit, "daily limit of codes for this mobile reached"
-        )
+        return rate_limited(exc.retry_after, exc.limit)
     return {"errmsg": "OK", "interval": issued.interval, "expires_in": issued.expires_in}
 
 
 @bp.route("/<mobile>/verify", methods=["POST"])
-@limiter.limit(verify_per_ip, error_message="too many verification attempts from this address")
+@limiter.limit(verify_per_ip)
 def verify(mobile: str) -> Response | dict:
     """Check a code once; JSON ``{"code": "..."}`` or form data."""
     try:
         verify_code(mobile, _submitted_code())
     except InvalidMobile:
-        return _invalid_mobile()
+        return error_response(400, "invalid_mobile")
     except MalformedCode:
-        return error_response(
-            400, "invalid_request", 'send {"code": "<6 digits>"} as JSON or form data'
-        )
+        return error_response(400, "invalid_request")
     except WrongCode as exc:
-        return error_response(
-            400, "wrong_code", "the code is wrong", attempts_left=exc.attempts_left
-        )
+        return error_response(400, "wrong_code", attempts_left=exc.attempts_left)
     except NoCode:
-        return error_response(400, "no_code", "no valid code for this mobile; ask for a new one")
+        return error_response(400, "no_code")
     return {"errmsg": "OK"}

@@ -1,11 +1,61 @@
 // The reference front end: ask for a code, count down, verify it.
-// Every message shown comes from the server's `errmsg` / `error`.
+// Its own messages say what happened (sent, verified, the countdown); an
+// error shows the server's `errmsg`, which comes in the same language: the
+// browser's, Chinese unless it prefers English (the server reads the
+// Accept-Language header the browser sends with each request).
 "use strict";
 
+const TEXTS = {
+  zh: {
+    sent: "验证码已发送",
+    verified: "验证成功",
+    retryIn: (seconds) => `${seconds} 秒后重试`,
+    network: "网络错误，请稍后重试",
+  },
+  en: {
+    title: "SMS verification code",
+    mobile: "Mobile number",
+    mobilePlaceholder: "11-digit mobile number",
+    send: "Get code",
+    code: "Code",
+    codePlaceholder: "6-digit code",
+    verify: "Verify",
+    sent: "Code sent",
+    verified: "Verified",
+    retryIn: (seconds) => `Retry in ${seconds} s`,
+    network: "Network error; please retry",
+  },
+};
+
+function browserLanguage() {
+  const preferred = navigator.languages && navigator.languages.length
+    ? navigator.languages
+    : [navigator.language || "zh"];
+  const first = preferred.find((tag) => /^(zh|en)\b/i.test(tag));
+  return first && /^en\b/i.test(first) ? "en" : "zh";
+}
+
+const lang = browserLanguage();
+const T = TEXTS[lang];
 const $ = (id) => document.getElementById(id);
 const sendButton = $("send");
-const sendLabel = sendButton.textContent;
 let timer = null;
+
+function translatePage() {
+  if (lang === "zh") return; // index.html is written in Chinese
+  document.documentElement.lang = "en";
+  document.title = T.title;
+  $("title").textContent = T.title;
+  $("mobile-label").textContent = T.mobile;
+  $("mobile").placeholder = T.mobilePlaceholder;
+  sendButton.textContent = T.send;
+  $("code-label").textContent = T.code;
+  $("code").placeholder = T.codePlaceholder;
+  $("verify").textContent = T.verify;
+}
+
+translatePage();
+const sendLabel = sendButton.textContent;
 
 function show(text, ok) {
   const message = $("message");
@@ -13,12 +63,8 @@ function show(text, ok) {
   message.className = ok ? "ok" : "error";
 }
 
-function describe(body) {
-  if (!body) return "";
-  const parts = [body.errmsg];
-  if (body.error) parts.push(`(${body.error})`);
-  if (body.attempts_left !== undefined) parts.push(`attempts_left: ${body.attempts_left}`);
-  return parts.filter(Boolean).join(" ");
+function errorText(body) {
+  return (body && body.errmsg) || T.network;
 }
 
 function countdown(seconds) {
@@ -32,7 +78,7 @@ function countdown(seconds) {
       sendButton.textContent = sendLabel;
       return;
     }
-    sendButton.textContent = `${left} 秒后重试`;
+    sendButton.textContent = T.retryIn(left);
     left -= 1;
   };
   tick();
@@ -45,7 +91,7 @@ async function call(url, options) {
     const body = await response.json().catch(() => null);
     return { response, body };
   } catch (err) {
-    return { response: null, body: { errmsg: String(err), error: "network" } };
+    return { response: null, body: null };
   }
 }
 
@@ -57,14 +103,14 @@ $("send-form").addEventListener("submit", async (event) => {
     method: "POST",
   });
   if (response && response.status === 200) {
-    show(describe(body), true);
+    show(T.sent, true);
     countdown(body.interval);
     $("code").focus();
   } else if (response && response.status === 429) {
-    show(describe(body), false);
+    show(errorText(body), false);
     countdown(Number(response.headers.get("Retry-After")) || body.interval);
   } else {
-    show(describe(body), false);
+    show(errorText(body), false);
     sendButton.disabled = false;
   }
 });
@@ -77,5 +123,9 @@ $("verify-form").addEventListener("submit", async (event) => {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ code: $("code").value.trim() }),
   });
-  show(describe(body), Boolean(response && response.ok));
+  if (response && response.ok) {
+    show(T.verified, true);
+  } else {
+    show(errorText(body), false);
+  }
 });

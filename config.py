@@ -61,7 +61,7 @@ def _addresses(env: Mapping[str, str], name: str) -> list[tuple[str, int]]:
     for item in filter(None, (part.strip() for part in raw.split(","))):
         host, _, port = item.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"{name} must be host:port,host:port,...; got {item!r}")
+            raise ConfigError(f"{name} must be host:port pairs separated by commas, got {raw!r}")
         found.append((host, int(port)))
     return found
 
@@ -79,17 +79,6 @@ def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _host_ports(raw: str, name: str) -> list[tuple[str, int]]:
-    """``host:port,host:port`` as pairs; a malformed entry names the setting."""
-    pairs = []
-    for item in raw.split(","):
-        host, _, port = item.strip().rpartition(":")
-        if not host or not port.isdigit():
-            raise ConfigError(f"{name} must be host:port pairs separated by commas, got {raw!r}")
-        pairs.append((host, int(port)))
-    return pairs
 
 
 class Config:
@@ -114,8 +103,10 @@ class Config:
         # code store and the limiter shard over the cluster's masters.
         self.REDIS_SENTINELS = _addresses(env, "REDIS_SENTINELS")
         self.REDIS_SENTINEL_MASTER = env.get("REDIS_SENTINEL_MASTER") or None
-        if bool(self.REDIS_SENTINELS) != bool(self.REDIS_SENTINEL_MASTER):
-            raise ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together")
+        if self.REDIS_SENTINELS and not self.REDIS_SENTINEL_MASTER:
+            raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER to be set")
+        if self.REDIS_SENTINEL_MASTER and not self.REDIS_SENTINELS:
+            raise ConfigError("REDIS_SENTINEL_MASTER needs REDIS_SENTINELS to be set")
         self.REDIS_CLUSTER_NODES = _addresses(env, "REDIS_CLUSTER_NODES")
         self.REDIS_DB = int(urlsplit(self.REDIS_URL).path.strip("/") or 0)
 
@@ -335,19 +326,16 @@ class Config:
                 "socket_connect_timeout": timeout,
             },
         }
-        sentinels = env.get("REDIS_SENTINELS")
-        if sentinels:
-            # Hook for issue 14's Sentinel support: redbeat's own options, so
-            # the lock and the schedule follow the Sentinel-elected master.
-            if not env.get("REDIS_SENTINEL_MASTER"):
-                raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER to be set")
+        if self.REDIS_SENTINELS:
+            # redbeat's own options, so the lock and the schedule follow the
+            # Sentinel-elected master like every other Redis role.
             url = urlsplit(self.REDIS_URL)
             beat["redbeat_redis_url"] = "redis-sentinel://"
             beat["redbeat_redis_options"] = {
-                "sentinels": _host_ports(sentinels, "REDIS_SENTINELS"),
-                "service_name": env.get("REDIS_SENTINEL_MASTER"),
+                "sentinels": self.REDIS_SENTINELS,
+                "service_name": self.REDIS_SENTINEL_MASTER,
                 "password": url.password,
-                "db": int(url.path.strip("/") or 0),
+                "db": self.REDIS_DB,
                 "socket_timeout": timeout,
             }
         return beat

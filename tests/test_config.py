@@ -88,8 +88,8 @@ def test_rabbitmq_gets_a_quorum_queue_confirms_and_a_dead_letter_queue_by_defaul
     ("env", "message"),
     [
         ({"APP_CONFIG": "staging"}, "APP_CONFIG must be one of"),
-        ({"REDIS_SENTINELS": "s1:26379"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER"),
-        ({"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINELS": "s1:26379"}, "REDIS_SENTINELS needs REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINEL_MASTER needs REDIS_SENTINELS"),
         ({"REDIS_SENTINELS": "s1", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS must be"),
         ({"REDIS_CLUSTER_NODES": "n1:70000"}, "REDIS_CLUSTER_NODES must be host:port"),
         ({"CELERY_QUEUE_TYPE": "stream"}, "CELERY_QUEUE_TYPE must be 'classic' or 'quorum'"),

@@ -11,7 +11,9 @@ import redis
 from redis.crc import key_slot
 
 from project.codes import Cooldown, code_digest, issue_code
+from project.metrics import totals
 from project.mobile import InvalidMobile
+from project.redis_store import get_redis
 from project.sealing import unseal
 from tests.conftest import store_keys
 
@@ -99,3 +101,14 @@ def test_every_key_of_a_mobile_lives_in_one_cluster_slot(app, store):
 
     assert len(mine) == 3  # cooldown, code, today's count
     assert {key_slot(k) for k in mine} == {key_slot(MOBILE.encode())}
+
+
+def test_the_service_counters_count_each_outcome_outside_the_mobiles_slot(app):
+    with app.app_context():
+        issue_code(MOBILE)
+        with pytest.raises(Cooldown):
+            issue_code(MOBILE)
+        counted = totals(get_redis())
+
+    assert counted["codes_requested"] == 2
+    assert (counted["codes_issued"], counted["cooldown_refusals"]) == (1, 1)

@@ -297,9 +297,11 @@ class Config:
             # tasks in the worker's memory instead.
             "task_default_exchange_type": "topic",
             "task_queues": [celery_queue(queue, queue_type, self.CELERY_DELIVERY_LIMIT)],
-            # A worker cut from the broker has its unacknowledged sends
+            # A worker cut from RabbitMQ has its unacknowledged sends
             # requeued for the other workers at once: finishing them too
             # would race those redeliveries and could send an SMS twice.
+            # (A Redis broker requeues only after the visibility timeout and
+            # takes a late ack on a new connection: no cancelling there.)
             "worker_cancel_long_running_tasks_on_connection_loss": True,
             # A dead node's consumers notice within two heartbeats.
             "broker_heartbeat": 10,

@@ -20,6 +20,7 @@ from tools.rabbitmq_server import rabbitmq_binary
 
 pytestmark = [
     pytest.mark.ha,
+    pytest.mark.timeout(900),  # ≈130 s alone; room for a loaded CI machine
     pytest.mark.skipif(rabbitmq_binary() is None, reason="rabbitmq-server is not installed"),
 ]
 

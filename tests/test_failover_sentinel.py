@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 
 import pytest
+import redis
 
+from project import create_app
+from project.ratelimit import limiter
 from tests.steady import SteadySender, outcome
 from tools.redis_sentinel import RedisSentinelSet
 
@@ -25,10 +28,24 @@ RECOVERY = 30  # seconds within which sends must get 200 again
 VISIBILITY = "20"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sentinels():
     with RedisSentinelSet(down_after_ms=1000) as group:
         yield group
+
+
+def test_every_redis_role_is_on_the_master_the_sentinels_name(sentinels, settings, unused_port):
+    app = create_app(
+        {**settings, **sentinels.settings(), "REDIS_URL": f"redis://127.0.0.1:{unused_port}/0"}
+    )
+    master = redis.Redis(*sentinels.master_address())
+
+    assert app.test_client().post("/users/sms/13812345678").status_code == 200
+
+    assert master.exists("sms:{13812345678}:code")  # the code store
+    assert master.llen("celery") == 1  # the broker
+    assert master.keys("LIMITS:LIMITER/sms-limit/*")  # Flask-Limiter's counts...
+    assert limiter.storage.use_replicas is False  # ...read there too, never stale
 
 
 def test_a_killed_master_costs_seconds_of_503s_and_no_500_and_no_double_sms(

@@ -15,6 +15,7 @@ from flask import Flask
 
 from config import dead_letter_queue
 
+from . import sentinel_broker  # noqa: F401  (registers the sentinel:// transport)
 from .redis_store import BEAT_KEY_PREFIX, BEAT_LOCK_KEY
 
 

@@ -33,6 +33,9 @@ from .sealing import SealBroken, unseal
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "send_sms"
+# Seconds a worker keeps trying to record a send that went out while Redis
+# is away (a Sentinel failover), within the task's soft time limit.
+RECORD_PATIENCE = 8
 
 
 def backoff(retries: int) -> float:
@@ -87,15 +90,24 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str], attempts: int) -> 
         _wait(task, masked, attempts, "another delivery is sending it", ledger.lock_ttl / 4)
 
     def finish(sent: bool, counter: str) -> None:
-        # Redis gone after the send: a retry or an ack must still happen.
-        try:
-            ledger.finish(send_id, sent=sent, counter=counter)
-        except UNAVAILABLE as exc:
-            if not unavailable(exc):
-                raise
-            logger.warning(
-                "SMS to %s [%s]: outcome not recorded, Redis unavailable", masked, send_id
-            )
+        # Redis gone after the send: a retry or an ack must still happen. A
+        # send that went out is worth waiting for, a failover's few seconds:
+        # unrecorded, its redelivery (the ack is lost with the broker) would
+        # send it again.
+        deadline = time.monotonic() + (RECORD_PATIENCE if sent else 0)
+        while True:
+            try:
+                ledger.finish(send_id, sent=sent, counter=counter)
+                return
+            except UNAVAILABLE as exc:
+                if not unavailable(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    logger.warning(
+                        "SMS to %s [%s]: outcome not recorded, Redis unavailable", masked, send_id
+                    )
+                    return
+                time.sleep(0.5)
 
     try:
         clear = [unseal(str(d), mobile) for d in datas]

@@ -30,7 +30,7 @@ VISIBILITY = "20"
 
 @pytest.fixture(scope="module")
 def sentinels():
-    with RedisSentinelSet(down_after_ms=1000) as group:
+    with RedisSentinelSet(down_after_ms=2000) as group:
         yield group
 
 
@@ -57,6 +57,9 @@ def test_a_killed_master_costs_seconds_of_503s_and_no_500_and_no_double_sms(
         "REDIS_URL": f"redis://127.0.0.1:{unused_port}/0",
         "CELERY_VISIBILITY_TIMEOUT": VISIBILITY,
     }
+    # A provider that takes its time: sends are in flight (delivered to the
+    # worker, not yet acknowledged) when the master dies, the hard case.
+    sim.delay = 0.5
     start_worker(env=env, pool="threads", concurrency=4)
     web = start_web(env=env)
     sender = SteadySender(web, rate=RATE).start()
@@ -77,6 +80,10 @@ def test_a_killed_master_costs_seconds_of_503s_and_no_500_and_no_double_sms(
     result = outcome(answers, sim.delivered(), fault_at)
     print(f"\nSENTINEL promoted after {promoted_after:.1f} s; {result.summary()}")
 
+    # One failover, or the figures measure something else: a second one
+    # (a loaded machine making the new master look dead) demotes the first
+    # promoted master and drops what was written to it meanwhile.
+    assert sentinels.failovers() == 1, "a second, spurious failover happened"
     assert set(result.statuses) <= {200, 503}, result.statuses  # never a 500
     assert result.first_200_after is not None and result.first_200_after < RECOVERY
     assert result.duplicates == []

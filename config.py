@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,6 +80,28 @@ def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+CAPTCHA_MODES = ("off", "auto", "always")
+_TEST_NUMBER = re.compile(r"(1[3-9][0-9]{9}):([0-9]{6})")
+
+
+def _test_numbers(env: Mapping[str, str]) -> dict[str, str]:
+    """``SMS_TEST_NUMBERS``: ``mobile:code`` pairs, comma-separated."""
+    numbers: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in (env.get("SMS_TEST_NUMBERS") or "").split(","))):
+        match = _TEST_NUMBER.fullmatch(pair)
+        if match is None:
+            # The pair is not echoed: it holds a code, and maybe a real number.
+            raise ConfigError(
+                "SMS_TEST_NUMBERS must be comma-separated mobile:code pairs "
+                "(11-digit mobile, 6-digit code), got a malformed pair"
+            )
+        mobile, code = match.groups()
+        if mobile in numbers:
+            raise ConfigError(f"SMS_TEST_NUMBERS lists {mobile[:3]}****{mobile[-4:]} twice")
+        numbers[mobile] = code
+    return numbers
 
 
 class Config:
@@ -167,6 +190,7 @@ class Config:
         # Seconds a publish to RabbitMQ waits for the broker's confirm.
         self.CELERY_CONFIRM_TIMEOUT = _float(env, "CELERY_CONFIRM_TIMEOUT", 3.0)
         self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").lower()
+        self._abuse(env)
 
         self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
         self.CELERY = self._celery(env)
@@ -176,6 +200,35 @@ class Config:
         if not self.REDIS_SENTINELS:
             return None
         return ";".join(f"sentinel://{h}:{p}/{self.REDIS_DB}" for h, p in self.REDIS_SENTINELS)
+
+    def _abuse(self, env: Mapping[str, str]) -> None:
+        """The abuse defence (``project.abuse``): captcha, risk, conversion, budgets."""
+        self.SMS_CAPTCHA = (env.get("SMS_CAPTCHA") or "auto").strip().lower()
+        self.SMS_CAPTCHA_TEST_ANSWER = env.get("SMS_CAPTCHA_TEST_ANSWER") or None
+        self.SMS_CAPTCHA_TTL = _int(env, "SMS_CAPTCHA_TTL", 300, minimum=10)
+        self.RATELIMIT_CAPTCHA_PER_IP = env.get("RATELIMIT_CAPTCHA_PER_IP") or "20 per minute"
+        # Codes one address may get within the hour before the next needs a captcha.
+        self.SMS_RISK_IP_PER_HOUR = _int(env, "SMS_RISK_IP_PER_HOUR", 3, minimum=1)
+        # A 7-digit range holds 10,000 numbers of one carrier and city; a
+        # busy service spreads its codes over tens of thousands of ranges, so
+        # 30 an hour in one is far above real traffic yet reached in minutes
+        # by a pumping run. Passing it only asks for a captcha.
+        self.SMS_RISK_RANGE_PER_HOUR = _int(env, "SMS_RISK_RANGE_PER_HOUR", 30, minimum=1)
+        # Real users verify most codes (typically 70-90 %); pumped codes
+        # never are. Below the ratio, on at least the volume, the alarm rises.
+        self.SMS_CONVERSION_ALARM_RATIO = _number(
+            env, "SMS_CONVERSION_ALARM_RATIO", 0.3, float, 0.0
+        )
+        if self.SMS_CONVERSION_ALARM_RATIO > 1:
+            raise ConfigError(
+                "SMS_CONVERSION_ALARM_RATIO must be between 0 and 1, "
+                f"got {self.SMS_CONVERSION_ALARM_RATIO}"
+            )
+        self.SMS_CONVERSION_MIN_ISSUED = _int(env, "SMS_CONVERSION_MIN_ISSUED", 50, minimum=1)
+        self.SMS_CONVERSION_CHECK_INTERVAL = _float(env, "SMS_CONVERSION_CHECK_INTERVAL", 60.0)
+        self.SMS_HOURLY_BUDGET = _int(env, "SMS_HOURLY_BUDGET", 0)
+        self.SMS_DAILY_BUDGET = _int(env, "SMS_DAILY_BUDGET", 0)
+        self.SMS_TEST_NUMBERS = _test_numbers(env)
 
     def _celery(self, env: Mapping[str, str]) -> dict[str, Any]:
         """Celery's own (lower-case) settings, loaded by ``celery_init_app``."""
@@ -265,6 +318,10 @@ class Config:
                 "check-send-queue": {
                     "task": "check_send_queue",
                     "schedule": self.SMS_QUEUE_CHECK_INTERVAL,
+                },
+                "check-conversion": {
+                    "task": "check_conversion",
+                    "schedule": self.SMS_CONVERSION_CHECK_INTERVAL,
                 },
                 "daily-rollup": {
                     "task": "daily_rollup",
@@ -372,7 +429,7 @@ class Config:
         """Refuse settings that cannot work; raise ConfigError naming them."""
         if self._redis_broker(self.CELERY["broker_url"]):
             self._validate_redelivery()
-        for name in ("RATELIMIT_SMS_PER_IP", "RATELIMIT_VERIFY_PER_IP"):
+        for name in ("RATELIMIT_SMS_PER_IP", "RATELIMIT_VERIFY_PER_IP", "RATELIMIT_CAPTCHA_PER_IP"):
             # A limit string the limiter cannot read would limit nothing.
             try:
                 parse_many(getattr(self, name))
@@ -386,6 +443,15 @@ class Config:
         if self.SMS_PROVIDER not in {"console", "ronglian"}:
             raise ConfigError(
                 f"SMS_PROVIDER must be 'ronglian' or 'console', got {self.SMS_PROVIDER!r}"
+            )
+        if self.SMS_CAPTCHA not in CAPTCHA_MODES:
+            raise ConfigError(
+                f"SMS_CAPTCHA must be one of {', '.join(CAPTCHA_MODES)}, got {self.SMS_CAPTCHA!r}"
+            )
+        if self.SMS_CAPTCHA_TEST_ANSWER and self.NAME != "testing":
+            raise ConfigError(
+                "SMS_CAPTCHA_TEST_ANSWER makes every captcha answerable and is refused "
+                f"unless APP_CONFIG=testing (here {self.NAME})"
             )
         if self.SMS_PROVIDER == "ronglian":
             missing = [

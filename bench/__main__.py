@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench import measure
+from bench import abuse, measure
 from bench.stack import Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -31,6 +31,8 @@ class Plan:
     e2e_rate: float
     e2e_seconds: float
     burst_mobiles: int
+    refusal_seconds: float
+    flood_seconds: float
 
 
 FULL = Plan(
@@ -46,6 +48,8 @@ FULL = Plan(
     e2e_rate=200,
     e2e_seconds=20,
     burst_mobiles=200,
+    refusal_seconds=5,
+    flood_seconds=20,
 )
 QUICK = Plan(
     web_seconds=1,
@@ -54,6 +58,8 @@ QUICK = Plan(
     e2e_rate=10,
     e2e_seconds=1,
     burst_mobiles=3,
+    refusal_seconds=1,
+    flood_seconds=2,
 )
 
 
@@ -89,6 +95,8 @@ def run(plan: Plan) -> dict:
         results["end_to_end"] = measure.end_to_end(
             stack, plan.e2e_rate, plan.e2e_seconds, plan.burst_mobiles
         )
+        results["refusals"] = abuse.refusals(stack, plan.refusal_seconds)
+        results["flood"] = abuse.flood(stack, plan.flood_seconds)
         return results
     finally:
         stack.close()
@@ -143,6 +151,25 @@ def table(results: dict) -> str:
             f"lost {e2e['burst']['lost']}, duplicated {e2e['burst']['duplicated']}",
         ),
     ]
+    for kind, refused in results["refusals"].items():
+        rows.append(
+            (
+                f"refused send: {kind}",
+                f"{refused['rps']:.0f} req/s",
+                f"cost {refused['cost_vs_floor']:.2f}x /healthz "
+                f"({refused['floor_rps']:.0f} req/s); goal <= 2x",
+            )
+        )
+    flood = results["flood"]
+    rows.append(
+        (
+            f"flood: {flood['attackers']} clients, {flood['seconds']:.0f} s",
+            f"{flood['attack_requests']} requests, {flood['sms_sent']} SMS sent",
+            f"real user {flood['user_ok']}/{flood['user_tries']} ok "
+            f"({flood['user_captchas']} captchas), p50 {_ms(flood['user_p50_ms'])}, "
+            f"max {_ms(flood['user_max_ms'])}; CPU {flood['cpu_ms_per_request']:.2f} ms/request",
+        )
+    )
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     return "\n".join(f"{a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows)
 

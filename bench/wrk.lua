@@ -3,6 +3,7 @@
 -- "send" POSTs /users/sms/<mobile> with a distinct mobile per request: each
 -- wrk thread owns a second digit (3..9), and the second argument (a run
 -- offset) keeps runs apart so no request meets an earlier cooldown.
+-- "one" POSTs the same mobile every time (all but the first meet its cooldown).
 local threads = {}
 
 function setup(thread)
@@ -16,6 +17,9 @@ function init(args)
 end
 
 function request()
+  if mode == "one" then
+    return wrk.format("POST", "/users/sms/13800138000")
+  end
   if mode ~= "send" then
     return wrk.format("GET", wrk.path)
   end

@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import metrics
+from .abuse import BudgetExhausted
 from .check import run_checks
 from .codes import Cooldown, DailyLimit, issue_code
 from .errors import UNAVAILABLE
@@ -28,7 +29,7 @@ def send_command(mobile: str) -> None:
         raise click.BadParameter(str(exc), param_hint="MOBILE") from None
     except Cooldown as exc:
         raise click.ClickException(f"cooldown: {exc}") from None
-    except DailyLimit as exc:
+    except (DailyLimit, BudgetExhausted) as exc:
         raise click.ClickException(str(exc)) from None
     except UNAVAILABLE as exc:
         raise click.ClickException(f"unavailable: {type(exc).__name__}") from None

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from . import abuse
+from .abuse import fixed_numbers
 from .mobile import mask_mobile, validate_mobile
-from .redis_store import COOLDOWN, DAILY_CAP, get_store
+from .redis_store import COOLDOWN, DAILY_CAP, ISSUED, get_store
 from .sealing import seal
 from .tasks import enqueue_send
 
@@ -88,26 +90,47 @@ def _matches(stored: str, mobile: str, code: str) -> bool:
     return found
 
 
-def issue_code(mobile: str) -> Issued:
+def issue_code(mobile: str, client: abuse.Client | None = None) -> Issued:
     """Store a fresh code for ``mobile`` and enqueue its SMS.
 
-    Raises InvalidMobile, Cooldown, DailyLimit, or the Redis/Kombu error that
-    made the service unavailable; in that last case no cooldown and no code
-    remain.
+    ``client`` (the HTTP caller's address and captcha answer) makes the send
+    pass the captcha rules; without one (CLI, host code) only budgets apply.
+    Raises InvalidMobile, CaptchaRequired, CaptchaWrong, BudgetExhausted,
+    Cooldown, DailyLimit, or the Redis/Kombu error that made the service
+    unavailable; in every case no cooldown and no code remain.
     """
     validate_mobile(mobile)
     config = current_app.config
     ttl, interval = config["SMS_CODE_TTL"], config["SMS_SEND_INTERVAL"]
+    store = get_store()
+    fixed = fixed_numbers.fixed_code(mobile)
+    if fixed is not None:
+        store.put_fixed(mobile, code_digest(mobile, fixed), ttl)
+        logger.info("fixed code stored for test number %s; no SMS sent", mask_mobile(mobile))
+        return Issued(interval=interval, expires_in=ttl)
+
+    admission = abuse.admit(mobile, client)
+    if admission.reservation is None:
+        raise Cooldown(admission.cooldown)
+    reservation = admission.reservation
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     digest = code_digest(mobile, code)
     token = secrets.token_hex(8)
-    store = get_store()
-
-    claim = store.claim(mobile, token, digest, interval, ttl, config["SMS_DAILY_LIMIT"])
+    claim = store.claim(
+        mobile, token, digest, interval, ttl, config["SMS_DAILY_LIMIT"], reservation
+    )
+    if claim.outcome != ISSUED:
+        abuse.give_back(reservation)
     if claim.outcome == COOLDOWN:
         raise Cooldown(claim.wait)
     if claim.outcome == DAILY_CAP:
         raise DailyLimit(claim.wait, config["SMS_DAILY_LIMIT"])
+    try:
+        abuse.settle(reservation)
+    except abuse.BudgetExhausted:
+        store.release(mobile, token, digest)
+        abuse.give_back(reservation)
+        raise
     try:
         enqueue_send(
             config["RONGLIAN_TEMPLATE_ID"],
@@ -119,6 +142,7 @@ def issue_code(mobile: str) -> Issued:
         logger.warning("could not enqueue the SMS to %s; undoing its cooldown", mask_mobile(mobile))
         try:
             store.release(mobile, token, digest)
+            abuse.give_back(reservation)
         except Exception:
             logger.exception("could not undo the cooldown of %s", mask_mobile(mobile))
         raise
@@ -140,6 +164,8 @@ def verify_code(mobile: str, code: str) -> None:
     if _matches(stored, mobile, code):
         if store.consume(mobile, stored):
             logger.info("code verified for %s", mask_mobile(mobile))
+            if fixed_numbers.fixed_code(mobile) is None:
+                abuse.count_verified()
             return
         raise NoCode()
     left = store.wrong_guess(mobile, stored, current_app.config["SMS_VERIFY_MAX_ATTEMPTS"])

@@ -21,7 +21,14 @@ from redis import Redis
 
 from .errors import UNAVAILABLE
 from .queue import queue_stats
-from .redis_store import METRICS_KEY, TIMEZONE, add_counts, get_redis, metrics_day_key
+from .redis_store import (
+    METRICS_KEY,
+    TIMEZONE,
+    add_counts,
+    get_abuse_store,
+    get_redis,
+    metrics_day_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +40,11 @@ SENDS_SUCCEEDED = "sends_succeeded"
 SENDS_FAILED = "sends_failed"
 SENDS_RETRIED = "sends_retried"
 SENDS_DROPPED_EXPIRED = "sends_dropped_expired"
+CODES_VERIFIED = "codes_verified"
+TEST_CODES_ISSUED = "test_codes_issued"
+CAPTCHA_REQUIRED = "captcha_required_refusals"
+CAPTCHA_WRONG = "captcha_wrong_refusals"
+BUDGET_REFUSALS = "budget_refusals"
 SEALS_REFUSED = "seals_refused"
 
 HELP = {
@@ -44,6 +56,11 @@ HELP = {
     SENDS_FAILED: "SMS given up: permanent errors, spent retries, code expired before a retry.",
     SENDS_RETRIED: "Send attempts that failed transiently and were retried.",
     SENDS_DROPPED_EXPIRED: "Sends dropped unsent because their code expired in the queue.",
+    CODES_VERIFIED: "Codes verified (test numbers not counted).",
+    TEST_CODES_ISSUED: "Fixed codes stored for SMS_TEST_NUMBERS (no SMS sent).",
+    CAPTCHA_REQUIRED: "Sends refused because they needed a captcha and had none.",
+    CAPTCHA_WRONG: "Sends refused for a wrong, expired or used captcha.",
+    BUDGET_REFUSALS: "Sends refused because SMS_HOURLY_BUDGET or SMS_DAILY_BUDGET was spent.",
     SEALS_REFUSED: "Sends refused: the sealed code did not open for that mobile or key.",
 }
 
@@ -94,6 +111,54 @@ class _RedisCollector:
         age.add_metric([], stats.oldest_age or 0.0)
         yield depth
         yield age
+        yield from self._abuse()
+
+    def _abuse(self) -> Iterator[Metric]:
+        """This hour's conversion, the alarm, and how much of each budget is spent."""
+        store = get_abuse_store(self.app)
+        now = datetime.now(TIMEZONE)
+        issued, verified = store.last_hour(now)
+        hour_issued, day_issued = store.issued_now(now)
+        config = self.app.config
+        gauges = [
+            ("sms_codes_issued_last_hour", "Codes issued over the last hour.", issued),
+            ("sms_codes_verified_last_hour", "Codes verified over the last hour.", verified),
+            (
+                "sms_conversion_ratio",
+                "Codes verified per code issued over the last hour (1 with none issued).",
+                min(1.0, verified / issued) if issued > 0 else 1.0,
+            ),
+            (
+                "sms_conversion_alarm",
+                "1 while the conversion alarm is on (every send then needs a captcha).",
+                int(store.alarm_on()),
+            ),
+        ]
+        for name, text, value in gauges:
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], value)
+            yield gauge
+        used = GaugeMetricFamily(
+            "sms_budget_used", "Codes issued this clock hour / Beijing day.", labels=["window"]
+        )
+        limit = GaugeMetricFamily(
+            "sms_budget_limit",
+            "SMS_HOURLY_BUDGET / SMS_DAILY_BUDGET (0 = no cap).",
+            labels=["window"],
+        )
+        exhausted = GaugeMetricFamily(
+            "sms_budget_exhausted",
+            "1 while a budget is spent and every send is refused.",
+            labels=["window"],
+        )
+        for window, count, cap in (
+            ("hour", hour_issued, config["SMS_HOURLY_BUDGET"]),
+            ("day", day_issued, config["SMS_DAILY_BUDGET"]),
+        ):
+            used.add_metric([window], count)
+            limit.add_metric([window], cap)
+            exhausted.add_metric([window], int(bool(cap) and count >= cap))
+        yield from (used, limit, exhausted)
 
 
 @bp.get("/metrics")

@@ -46,14 +46,38 @@ def _described(description: str, body: dict[str, Any]) -> dict[str, Any]:
 INTERVAL = {"interval": {"type": "integer", "minimum": 1}}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "required": True}}
 TOO_MANY = {
-    **_described("cooldown or rate limit", _error("cooldown", "rate_limited", **INTERVAL)),
+    **_described(
+        "cooldown, a rate limit, or the service's hourly or daily budget spent",
+        _error("cooldown", "rate_limited", **INTERVAL),
+    ),
     "headers": RETRY_AFTER,
 }
 UNAVAILABLE = _described("Redis or the broker cannot be reached", _error("unavailable"))
 OK = {"errmsg": {"type": "string", "enum": ["OK"]}}
 
+CAPTCHA_FIELDS = {
+    "captcha_id": {"type": "string", "description": "from GET /captcha"},
+    "captcha": {"type": "string", "description": "the 4 characters in its image, any case"},
+}
+CAPTCHA_QUERY = [
+    {"name": name, "in": "query", "required": False, "schema": schema}
+    for name, schema in CAPTCHA_FIELDS.items()
+]
+CAPTCHA_BODY = {
+    "required": False,
+    "content": {
+        kind: {"schema": {"type": "object", "properties": CAPTCHA_FIELDS}}
+        for kind in ("application/json", "application/x-www-form-urlencoded")
+    },
+}
+
 SEND = {
-    "parameters": [MOBILE],
+    "description": (
+        "When SMS_CAPTCHA asks for one (always, or in auto when the send looks risky), "
+        "the send carries `captcha_id` and `captcha` as JSON keys, form fields or query "
+        "parameters; a captcha is used up by the first send that presents it."
+    ),
+    "parameters": [MOBILE, *CAPTCHA_QUERY],
     "responses": {
         "200": {
             "description": "a code was stored and its SMS enqueued",
@@ -71,7 +95,36 @@ SEND = {
                 }
             },
         },
-        "400": _described("not a mobile number", _error("invalid_mobile")),
+        "400": _described(
+            "not a mobile number; a captcha needed and missing; a captcha wrong, expired or used",
+            _error("invalid_mobile", "captcha_required", "captcha_wrong"),
+        ),
+        "429": TOO_MANY,
+        "503": UNAVAILABLE,
+    },
+}
+
+CAPTCHA = {
+    "summary": "A fresh image captcha (图形验证码) for the next send",
+    "operationId": "captcha",
+    "responses": {
+        "200": {
+            "description": "an image of 4 characters; its answer is kept only hashed",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["errmsg", "captcha_id", "image", "expires_in"],
+                        "properties": {
+                            **OK,
+                            "captcha_id": {"type": "string"},
+                            "image": {"type": "string", "pattern": "^data:image/png;base64,"},
+                            "expires_in": {"type": "integer", "minimum": 1},
+                        },
+                    }
+                }
+            },
+        },
         "429": TOO_MANY,
         "503": UNAVAILABLE,
     },
@@ -82,7 +135,12 @@ DOCUMENT: dict[str, Any] = {
     "info": {"title": "SMS verification codes", "version": "1.0.0"},
     "paths": {
         "/users/sms/{mobile}": {
-            "post": {"summary": "Send a code (获取验证码)", "operationId": "sendCode", **SEND},
+            "post": {
+                "summary": "Send a code (获取验证码)",
+                "operationId": "sendCode",
+                "requestBody": CAPTCHA_BODY,
+                **SEND,
+            },
             "get": {"summary": "Send a code (older clients)", "operationId": "sendCodeGet", **SEND},
         },
         "/users/sms/{mobile}/verify": {
@@ -137,6 +195,7 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/captcha": {"get": CAPTCHA},
         "/healthz": {
             "get": {
                 "summary": "Liveness",

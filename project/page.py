@@ -2,7 +2,8 @@
 
 Plain HTML, CSS and JavaScript from ``project/static``: no build step, no
 CDN. The Content-Security-Policy forbids inline script and every other
-origin, so the page is also the reference for a strict front end.
+origin, so the page is also the reference for a strict front end; images
+may also be ``data:`` URLs, the form in which ``/captcha`` hands them out.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ bp = Blueprint("page", __name__)
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 

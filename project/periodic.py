@@ -8,6 +8,7 @@ from celery import shared_task
 from flask import current_app
 
 from . import metrics
+from .abuse import conversion
 from .queue import backlog, queue_stats, shown_age
 from .redis_store import get_redis
 
@@ -23,6 +24,12 @@ def check_send_queue() -> None:
         logger.warning("%s; add workers or check the provider", alarm)
     else:
         logger.info("send queue ok: %d waiting, oldest %s", stats.depth, shown_age(stats))
+
+
+@shared_task(name="check_conversion", ignore_result=True)
+def check_conversion() -> bool:
+    """Raise or clear the conversion alarm (see ``project.abuse.conversion``)."""
+    return conversion.check()
 
 
 @shared_task(name="daily_rollup", ignore_result=True)

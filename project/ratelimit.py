@@ -28,12 +28,16 @@ from .redis_store import get_redis
 
 
 def client_key() -> str:
-    """The bucket a client is counted in: its IPv4 address, or its IPv6 /64.
+    """The bucket a client is counted in: its IPv4 address, or its IPv6 /64."""
+    return address_key(get_remote_address())
+
+
+def address_key(address: str) -> str:
+    """An IPv4 address as it is, an IPv6 one as its /64.
 
     One IPv6 subscriber usually holds a whole /64; counting per address would
     give them 2^64 buckets.
     """
-    address = get_remote_address()
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -4,13 +4,17 @@ Each operation that must be atomic across many web processes is one Lua
 script, so a reader finds the whole storage protocol in this file. Every
 script touches the keys of one Redis Cluster slot only: a mobile's keys
 carry the mobile as hash tag (``sms:{13800138000}:code``), a send's its id,
-and service-wide counters are never touched inside a script (they follow in
-a pipeline). The same code runs on one Redis, on the master Sentinel names,
-and on a Redis Cluster (``REDIS_CLUSTER_NODES``).
+and service-wide counters are never touched inside a script: the abuse
+defence's (``Reservation``) ride in the claim's pipeline as separate
+commands, the metrics follow it. Before the claim, one pipelined read
+(``AbuseStore.read``) lets a refusal happen before anything is written. The
+same code runs on one Redis, on the master Sentinel names, and on a Redis
+Cluster (``REDIS_CLUSTER_NODES``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +31,7 @@ from redis.sentinel import Sentinel
 EXTENSION = "redis"
 STORE = "sms_code_store"
 LEDGER = "sms_send_ledger"
+ABUSE = "sms_abuse_store"
 
 # RongLian counts its caps per calendar day in Beijing; so do we.
 TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -76,6 +81,7 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = client
     app.extensions[STORE] = CodeStore(client)
     app.extensions[LEDGER] = SendLedger(client, app.config["SMS_SEND_LOCK_TTL"])
+    app.extensions[ABUSE] = AbuseStore(client)
 
 
 def reset_after(exc: BaseException, app: Flask | None = None) -> None:
@@ -103,6 +109,11 @@ def get_store(app: Flask | None = None) -> CodeStore:
 def get_ledger(app: Flask | None = None) -> SendLedger:
     """The send ledger of ``app`` (default: the current app)."""
     return (app or current_app).extensions[LEDGER]
+
+
+def get_abuse_store(app: Flask | None = None) -> AbuseStore:
+    """The abuse-defence counters of ``app`` (default: the current app)."""
+    return (app or current_app).extensions[ABUSE]
 
 
 def today(now: datetime | None = None) -> str:
@@ -235,17 +246,50 @@ class CodeStore:
         return f"sms:{{{mobile}}}:daily:{day}"
 
     def claim(
-        self, mobile: str, token: str, digest: str, interval: int, ttl: int, daily_limit: int
+        self,
+        mobile: str,
+        token: str,
+        digest: str,
+        interval: int,
+        ttl: int,
+        daily_limit: int,
+        reservation: Reservation | None = None,
     ) -> Claim:
-        """Check cooldown and daily cap, then store the code digest: all at once."""
+        """Check cooldown and daily cap, then store the code digest: all at once.
+
+        A ``reservation`` of the service-wide counters rides in the same
+        round trip, as separate commands (they live in other cluster slots).
+        """
         now = datetime.now(TIMEZONE)
         day = today(now)
         keys = [*self._code_keys(mobile), self._daily_key(mobile, day)]
         args = [token, interval, digest, ttl, daily_limit, seconds_until_tomorrow(now)]
-        outcome, wait = (int(n) for n in self._claim(keys, args))
+        if reservation is None:
+            result = self._claim(keys, args)
+        else:
+            with self.client.pipeline(transaction=False) as pipe:
+                reservation.queue(pipe)
+                if isinstance(self.client, RedisCluster):
+                    # A cluster pipeline refuses EVALSHA (it cannot load a
+                    # missing script mid-pipeline); EVAL carries the script.
+                    pipe.execute_command("EVAL", CLAIM, len(keys), *keys, *args)
+                else:
+                    self._claim(keys, args, client=pipe)
+                *counts, result = pipe.execute()
+            reservation.took(counts)
+        outcome, wait = (int(n) for n in result)
         if wait >= 0:  # not a repeat of a claim already counted
             self._count("codes_requested", OUTCOME_COUNTERS[outcome])
         return Claim(outcome, max(0, wait))
+
+    def put_fixed(self, mobile: str, digest: str, ttl: int) -> None:
+        """Store a test number's fixed code: no cooldown, no cap, counted apart."""
+        _, code, attempts = self._code_keys(mobile)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(code, digest, ex=ttl)
+            pipe.delete(attempts)
+            add_counts(pipe, "test_codes_issued")
+            pipe.execute()
 
     def release(self, mobile: str, token: str, digest: str) -> None:
         """Undo a claim whose SMS could not be enqueued."""
@@ -314,3 +358,212 @@ class SendLedger:
             pipe.delete(lock_key)
             add_counts(pipe, counter)
             pipe.execute()
+
+
+def hour_label(now: datetime) -> str:
+    """The clock hour in Beijing, ``YYYY-MM-DDTHH``: the window of the hourly counters."""
+    return now.astimezone(TIMEZONE).strftime("%Y-%m-%dT%H")
+
+
+def seconds_until_next_hour(now: datetime) -> int:
+    return max(1, 3600 - (now.minute * 60 + now.second))
+
+
+# A captcha id as /captcha hands it out; anything else is never looked up.
+CAPTCHA_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+ALARM_KEY = "sms:conversion:alarm"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What one read tells the abuse defence before a send (see AbuseStore.read)."""
+
+    cooldown: int  # seconds left of the mobile's cooldown (0: none)
+    alarm: bool
+    ip_hour: float  # codes to the address over the last hour (sliding estimate)
+    range_hour: float  # codes to the number range over the last hour (sliding estimate)
+    issued_hour: int  # codes the service issued this clock hour
+    issued_day: int  # codes the service issued this Beijing day
+    captcha_digest: str | None  # the presented captcha's answer digest, now used up
+
+
+@dataclass
+class Reservation:
+    """Service-wide counters taken for one send before its claim, given back if refused.
+
+    Taking them with INCR makes budgets exact: of any number of concurrent
+    sends, only those whose INCR stayed within the budget go on.
+    """
+
+    hour_key: str
+    day_key: str
+    ip_key: str | None
+    range_key: str | None
+    issued_hour: int = 0
+    issued_day: int = 0
+
+    def queue(self, pipe: Pipeline) -> None:
+        pipe.hincrby(self.hour_key, "codes_issued", 1)
+        pipe.expire(self.hour_key, AbuseStore.HOUR_KEEP)
+        pipe.incr(self.day_key)
+        pipe.expire(self.day_key, 2 * 86400)
+        for key in filter(None, (self.ip_key, self.range_key)):
+            pipe.incr(key)
+            pipe.expire(key, AbuseStore.HOUR_KEEP)
+
+    def took(self, results: list[int]) -> None:
+        self.issued_hour, self.issued_day = int(results[0]), int(results[2])
+
+
+class AbuseStore:
+    """Counters of the abuse defence: captchas, risk, conversion and budgets.
+
+    Every counter is a plain key or hash per clock hour (or Beijing day),
+    none inside a per-mobile script, so each lives in its own cluster slot.
+    Risk counts over "the last hour" are sliding estimates: this hour's count
+    plus the previous hour's, weighted by how much of it is still in range.
+    """
+
+    HOUR_KEEP = 3 * 3600
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+
+    @staticmethod
+    def _captcha_key(captcha_id: str) -> str:
+        return f"sms:captcha:{captcha_id}"
+
+    @staticmethod
+    def hour_key(hour: str) -> str:
+        return f"sms:hour:{hour}"
+
+    @staticmethod
+    def _day_key(day: str) -> str:
+        return f"sms:issued:day:{day}"
+
+    @staticmethod
+    def _ip_key(ip: str, hour: str) -> str:
+        return f"sms:risk:ip:{ip}:{hour}"
+
+    @staticmethod
+    def _range_key(prefix: str, hour: str) -> str:
+        return f"sms:risk:range:{prefix}:{hour}"
+
+    def put_captcha(self, captcha_id: str, digest: str, ttl: int) -> None:
+        self.client.set(self._captcha_key(captcha_id), digest, ex=ttl)
+
+    def read(
+        self,
+        now: datetime,
+        mobile: str,
+        ip: str | None,
+        prefix: str | None,
+        captcha_id: str | None,
+    ) -> Signals:
+        """One round trip of reads (and the captcha's GETDEL) before any write.
+
+        The mobile's cooldown is read too, so that a send inside it (SMS
+        bombing of one number) is refused here, before any counter moves.
+        ``prefix`` None (SMS_CAPTCHA is not auto) skips the risk counters.
+        """
+        risk = prefix is not None
+        hour, previous = hour_label(now), hour_label(now - timedelta(hours=1))
+        weight = 1 - (now.minute * 60 + now.second) / 3600
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.ttl(CodeStore._code_keys(mobile)[0])
+            pipe.hget(self.hour_key(hour), "codes_issued")
+            pipe.get(self._day_key(today(now)))
+            if captcha_id is not None:
+                pipe.getdel(self._captcha_key(captcha_id))
+            if risk:
+                pipe.exists(ALARM_KEY)
+                pipe.get(self._range_key(prefix, hour))
+                pipe.get(self._range_key(prefix, previous))
+                if ip is not None:
+                    pipe.get(self._ip_key(ip, hour))
+                    pipe.get(self._ip_key(ip, previous))
+            results = iter(pipe.execute())
+        cooldown = max(0, int(next(results)))  # -2: no key; -1 cannot happen (SET EX)
+        issued_hour, issued_day = int(next(results) or 0), int(next(results) or 0)
+        digest = next(results) if captcha_id is not None else None
+        alarm, range_hour, ip_hour = False, 0.0, 0.0
+        if risk:
+            alarm = bool(next(results))
+            range_hour = int(next(results) or 0) + weight * int(next(results) or 0)
+            if ip is not None:
+                ip_hour = int(next(results) or 0) + weight * int(next(results) or 0)
+        return Signals(
+            cooldown=cooldown,
+            alarm=alarm,
+            ip_hour=ip_hour,
+            range_hour=range_hour,
+            issued_hour=issued_hour,
+            issued_day=issued_day,
+            captcha_digest=digest.decode() if digest is not None else None,
+        )
+
+    def reservation(self, now: datetime, ip: str | None, prefix: str | None) -> Reservation:
+        hour = hour_label(now)
+        return Reservation(
+            hour_key=self.hour_key(hour),
+            day_key=self._day_key(today(now)),
+            ip_key=self._ip_key(ip, hour) if ip is not None else None,
+            range_key=self._range_key(prefix, hour) if prefix is not None else None,
+        )
+
+    def give_back(self, reservation: Reservation) -> None:
+        """Undo a reservation whose send was refused or could not be enqueued."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hincrby(reservation.hour_key, "codes_issued", -1)
+            pipe.decr(reservation.day_key)
+            for key in filter(None, (reservation.ip_key, reservation.range_key)):
+                pipe.decr(key)
+            pipe.execute()
+
+    def count_verified(self, now: datetime) -> None:
+        """A code was verified: this hour's conversion and the all-time counters."""
+        hour_key = self.hour_key(hour_label(now))
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hincrby(hour_key, "codes_verified", 1)
+            pipe.expire(hour_key, self.HOUR_KEEP)
+            add_counts(pipe, "codes_verified")
+            pipe.execute()
+
+    def last_hour(self, now: datetime) -> tuple[float, float]:
+        """Codes issued and verified over the last hour (sliding estimate)."""
+        weight = 1 - (now.minute * 60 + now.second) / 3600
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.hour_key(hour_label(now)), "codes_issued", "codes_verified")
+            pipe.hmget(
+                self.hour_key(hour_label(now - timedelta(hours=1))),
+                "codes_issued",
+                "codes_verified",
+            )
+            (issued, verified), (prev_issued, prev_verified) = pipe.execute()
+        return (
+            int(issued or 0) + weight * int(prev_issued or 0),
+            int(verified or 0) + weight * int(prev_verified or 0),
+        )
+
+    def alarm_on(self) -> bool:
+        return bool(self.client.exists(ALARM_KEY))
+
+    def raise_alarm(self) -> bool:
+        """Turn the conversion alarm on; True if it was off."""
+        return bool(self.client.set(ALARM_KEY, 1, nx=True))
+
+    def clear_alarm(self) -> bool:
+        """Turn the conversion alarm off; True if it was on."""
+        return bool(self.client.delete(ALARM_KEY))
+
+    def first_in_window(self, name: str, window: str, ttl: int) -> bool:
+        """True for the first caller of ``name`` in ``window``, service-wide."""
+        return bool(self.client.set(f"sms:once:{name}:{window}", 1, nx=True, ex=ttl))
+
+    def issued_now(self, now: datetime) -> tuple[int, int]:
+        """Codes issued this clock hour and this Beijing day: what the budgets count."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hget(self.hour_key(hour_label(now)), "codes_issued")
+            pipe.get(self._day_key(today(now)))
+            hour, day = pipe.execute()
+        return int(hour or 0), int(day or 0)

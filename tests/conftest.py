@@ -26,7 +26,7 @@ from tools.rabbitmq_server import RabbitMQServer, rabbitmq_binary
 from tools.redis_cluster import RedisClusterServers
 from tools.redis_server import RedisServer, free_port
 from tools.ronglian_sim import RongLianSimulator
-from tools.services import Service, celery_worker, gunicorn
+from tools.services import Service, celery_beat, celery_worker, gunicorn
 
 ACC_ID = "8aaf0708test0acc0id00000000000001"
 ACC_TOKEN = "f0e1d2c3b4a5secret0token00000001"
@@ -139,6 +139,10 @@ def settings(
         "RATELIMIT_SMS_PER_IP": "1000 per minute",
         "RATELIMIT_VERIFY_PER_IP": "1000 per minute",
         "SMS_DAILY_LIMIT": "1000",
+        "RATELIMIT_CAPTCHA_PER_IP": "1000 per minute",
+        # ...and so many that SMS_CAPTCHA=auto would ask for a captcha: the
+        # abuse defence has its own tests (tests/test_abuse*.py) that turn it on.
+        "SMS_CAPTCHA": "off",
     }
 
 
@@ -193,6 +197,20 @@ def start_worker(
         services.append(worker)
         worker.wait_for_output(" ready.")
         return worker
+
+    return start
+
+
+@pytest.fixture
+def start_beat(
+    services: list[Service], settings: dict[str, str], tmp_path: Path
+) -> Callable[..., Service]:
+    """Start ``celery -A celery_worker.celery beat``."""
+
+    def start(env: dict[str, str] | None = None) -> Service:
+        beat = celery_beat({**settings, **(env or {})}, tmp_path).start()
+        services.append(beat)
+        return beat
 
     return start
 

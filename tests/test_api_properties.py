@@ -78,16 +78,21 @@ def test_openapi_document_is_served(client):
     document = client.get("/openapi.json").json
 
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) >= {"/users/sms/{mobile}", "/users/sms/{mobile}/verify"}
+    assert set(document["paths"]) >= {
+        "/users/sms/{mobile}",
+        "/users/sms/{mobile}/verify",
+        "/captcha",
+    }
 
 
-def test_the_app_answers_as_its_openapi_document_says(settings):
+@pytest.mark.parametrize("captcha", ["off", "always"])
+def test_the_app_answers_as_its_openapi_document_says(settings, captcha):
     # The Python API rather than schemathesis' pytest plugin, which does not
     # yet run under pytest 9.
-    app = create_app({**settings, "RATELIMIT_SMS_PER_IP": "5 per minute"})
+    app = create_app({**settings, "RATELIMIT_SMS_PER_IP": "5 per minute", "SMS_CAPTCHA": captcha})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 5
+    assert len(operations) == 6
 
     for operation, mode in itertools.product(operations, GenerationMode):
         if mode is GenerationMode.NEGATIVE and "{mobile}" not in operation.path:

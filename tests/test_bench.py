@@ -53,3 +53,8 @@ def test_bench_quick_runs_every_measurement_and_writes_its_figures(tmp_path):
     assert (e2e["lost"], e2e["duplicated"]) == (0, 0)
     assert e2e["burst"]["answered_200"] == e2e["burst"]["mobiles"]
     assert e2e["burst"]["duplicated"] == 0
+    assert set(results["refusals"]) == {"captcha_required", "cooldown", "per_ip_limit", "budget"}
+    assert all(r["requests"] > 0 and r["non_2xx"] > 0 for r in results["refusals"].values())
+    flood = results["flood"]
+    assert flood["attack_requests"] > 0 and flood["user_ok"] == flood["user_tries"] > 0
+    assert flood["sms_sent"] == flood["codes_issued"]

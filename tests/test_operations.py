@@ -13,8 +13,6 @@ import psutil
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tools.services import Service
-
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 MOBILE = "13812345678"
@@ -31,25 +29,10 @@ def scrape(web: str) -> dict[str, float]:
     }
 
 
-def test_beat_runs_the_scheduled_queue_check(services, settings, start_worker, tmp_path):
+def test_beat_runs_the_scheduled_queue_check(start_beat, start_worker):
     fast = {"SMS_QUEUE_CHECK_INTERVAL": "1"}
     worker = start_worker(env=fast, pool="threads")
-    beat = Service(
-        "beat",
-        [
-            str(BIN / "celery"),
-            "-A",
-            "celery_worker.celery",
-            "beat",
-            "-l",
-            "info",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-        ],
-        {**settings, **fast},
-        tmp_path,
-    ).start()
-    services.append(beat)
+    beat = start_beat(env=fast)
 
     beat.wait_for_output("Sending due task check-send-queue")
     worker.wait_for_output("send queue ok: 0 waiting")

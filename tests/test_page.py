@@ -160,3 +160,53 @@ def test_an_english_browser_gets_the_page_and_the_answers_in_english(
     expect(page.locator("#send")).to_contain_text("Retry in")
     page.screenshot(path=tmp_path / "english-sent.png")
     assert errors == []
+
+
+def test_the_page_asks_for_the_captcha_when_the_server_does(
+    start_web, start_worker, sim, open_browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    captcha = {"SMS_CAPTCHA": "always", "SMS_CAPTCHA_TEST_ANSWER": "QZ7K"}
+    start_worker(env=captcha, pool="threads")
+    web = start_web(env=captcha)
+    page, errors = open_browser("zh-CN")
+    message = page.locator("#message")
+    page.goto(f"{web}/")
+    expect(page.locator("#captcha-row")).to_be_hidden()
+
+    page.fill("#mobile", MOBILE)
+    page.click("#send")
+    expect(message).to_have_text("请先输入图形验证码")
+    expect(message).to_have_class("error")
+    image = page.locator("#captcha-image")
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    page.wait_for_function("document.getElementById('captcha-image').naturalWidth === 160")
+    page.screenshot(path=shots / "1-captcha.png")
+
+    first = image.get_attribute("src")
+    image.click()  # a tap draws a new one
+    expect(image).not_to_have_attribute("src", first)
+
+    page.fill("#captcha", "AAAA")
+    page.click("#send")
+    expect(message).to_have_text("图形验证码错误或已失效，请重新获取")
+    expect(page.locator("#captcha")).to_have_value("")  # a fresh captcha to solve
+    assert sim.requests() == []
+
+    page.fill("#captcha", "qz7k")
+    page.click("#send")
+    expect(message).to_have_text("验证码已发送")
+    expect(page.locator("#captcha-row")).to_be_hidden()
+    expect(page.locator("#send")).to_contain_text("秒后重试")
+    page.screenshot(path=shots / "2-sent.png")
+
+    [sms] = sim.wait_for(1)
+    page.fill("#code", sms["datas"][0])
+    page.click("#verify")
+    expect(message).to_have_text("验证成功")
+    assert errors == []
+    assert len(sim.requests()) == 1

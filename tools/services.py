@@ -147,6 +147,13 @@ def celery_worker(
     return Service(name, argv, env, log_dir)
 
 
+def celery_beat(env: Mapping[str, str], log_dir: Path, name: str = "beat") -> Service:
+    """``celery -A celery_worker.celery beat`` as the README gives it (the scheduler,
+    celery-redbeat, comes from the settings)."""
+    argv = [str(BIN / "celery"), "-A", "celery_worker.celery", "beat", "-l", "info"]
+    return Service(name, argv, env, log_dir)
+
+
 def flower(
     env: Mapping[str, str],
     port: int,

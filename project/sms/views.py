@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from ..abuse import BudgetExhausted, CaptchaRequired, CaptchaWrong, Client, fixed_numbers
 from ..codes import (
     Cooldown,
     DailyLimit,
@@ -19,14 +20,33 @@ from ..ratelimit import limiter, rate_limited, sms_per_ip, verify_per_ip
 from . import bp
 
 
-def _submitted_code() -> object:
+def _fields() -> dict:
+    """The body's fields: a JSON object or form data (a dict too); {} for anything else."""
     if request.is_json:
         try:
             body = request.get_json(silent=True)
         except RecursionError:  # '[' * 100000: not a body, and not worth a 500
-            return None
-        return body.get("code") if isinstance(body, dict) else None
-    return request.form.get("code")
+            return {}
+        return body if isinstance(body, dict) else {}
+    return request.form
+
+
+def _submitted_code() -> object:
+    return _fields().get("code")
+
+
+def _send_field(name: str) -> str | None:
+    """A field of the send: JSON key, form field or query parameter (GET has no body)."""
+    value = _fields().get(name)
+    if value is None:
+        value = request.args.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)  # a number typed as a JSON number is still an answer
+
+
+def _client() -> Client:
+    return Client(request.remote_addr, _send_field("captcha_id"), _send_field("captcha"))
 
 
 def _send_input_error() -> Response | None:
@@ -46,7 +66,8 @@ def _send_input_error() -> Response | None:
 @limiter.limit(
     sms_per_ip,
     methods=["GET", "POST"],
-    exempt_when=lambda: _send_input_error() is not None,
+    # Test numbers (SMS_TEST_NUMBERS) are exempt too: no limit applies to them.
+    exempt_when=lambda: _send_input_error() is not None or fixed_numbers.requested(),
 )
 def send_code(mobile: str) -> Response | dict:
     """Issue a code (获取验证码) and enqueue its SMS."""
@@ -58,7 +79,13 @@ def send_code(mobile: str) -> Response | dict:
     if refused is not None:
         return refused
     try:
-        issued = issue_code(mobile)
+        issued = issue_code(mobile, _client())
+    except CaptchaRequired:
+        return error_response(400, "captcha_required")
+    except CaptchaWrong:
+        return error_response(400, "captcha_wrong")
+    except BudgetExhausted as exc:
+        return rate_limited(exc.retry_after, exc.limit)
     except Cooldown as exc:
         response = error_response(429, "cooldown", interval=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)

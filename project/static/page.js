@@ -3,6 +3,8 @@
 // error shows the server's `errmsg`, which comes in the same language: the
 // browser's, Chinese unless it prefers English (the server reads the
 // Accept-Language header the browser sends with each request).
+// When the server asks for a captcha (captcha_required, captcha_wrong) the
+// page shows one from /captcha; a tap on the image draws a new one.
 "use strict";
 
 const TEXTS = {
@@ -20,6 +22,8 @@ const TEXTS = {
     code: "Code",
     codePlaceholder: "6-digit code",
     verify: "Verify",
+    captcha: "Picture captcha",
+    captchaAlt: "Picture captcha (tap for a new one)",
     sent: "Code sent",
     verified: "Verified",
     retryIn: (seconds) => `Retry in ${seconds} s`,
@@ -39,7 +43,10 @@ const lang = browserLanguage();
 const T = TEXTS[lang];
 const $ = (id) => document.getElementById(id);
 const sendButton = $("send");
+const captchaRow = $("captcha-row");
+const captchaImage = $("captcha-image");
 let timer = null;
+let captchaId = null;
 
 function translatePage() {
   if (lang === "zh") return; // index.html is written in Chinese
@@ -52,6 +59,10 @@ function translatePage() {
   $("code-label").textContent = T.code;
   $("code").placeholder = T.codePlaceholder;
   $("verify").textContent = T.verify;
+  $("captcha").placeholder = T.captcha;
+  $("captcha").setAttribute("aria-label", T.captcha);
+  captchaImage.alt = T.captchaAlt;
+  captchaImage.title = T.captchaAlt;
 }
 
 translatePage();
@@ -95,13 +106,48 @@ async function call(url, options) {
   }
 }
 
+async function newCaptcha() {
+  const { response, body } = await call("/captcha", { method: "GET" });
+  if (!response || !response.ok) {
+    show(errorText(body), false);
+    return;
+  }
+  captchaId = body.captcha_id;
+  captchaImage.src = body.image;
+  captchaRow.hidden = false;
+  $("captcha").value = "";
+  $("captcha").focus();
+}
+
+captchaImage.addEventListener("click", newCaptcha);
+
+function sendOptions() {
+  if (captchaId === null) return { method: "POST" };
+  // A captcha is used up by the send that presents it, right or wrong.
+  const fields = { captcha_id: captchaId, captcha: $("captcha").value.trim() };
+  captchaId = null;
+  return {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(fields),
+  };
+}
+
 $("send-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const mobile = $("mobile").value.trim();
   sendButton.disabled = true;
-  const { response, body } = await call(`/users/sms/${encodeURIComponent(mobile)}`, {
-    method: "POST",
-  });
+  const { response, body } = await call(
+    `/users/sms/${encodeURIComponent(mobile)}`,
+    sendOptions(),
+  );
+  if (body && (body.error === "captcha_required" || body.error === "captcha_wrong")) {
+    show(errorText(body), false);
+    sendButton.disabled = false;
+    await newCaptcha();
+    return;
+  }
+  captchaRow.hidden = true;
   if (response && response.status === 200) {
     show(T.sent, true);
     countdown(body.interval);

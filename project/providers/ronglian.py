@@ -31,7 +31,9 @@ from typing import Any
 import requests
 from ronglian_sms_sdk import SmsSDK
 
-from . import SendResult
+from .base import SendResult, Verdict, never_connected
+from .deadline import read_before
+from .status import classify
 
 logger = logging.getLogger(__name__)
 
@@ -60,28 +62,11 @@ class _PooledRequests:
         kwargs.update(timeout=(min(connect, limit), min(read, limit)), stream=True)
         response = session.post(url, **kwargs)
         try:
-            response._content = _read_before(response, deadline)
+            response._content = read_before(response, deadline)
         except BaseException:
             response.close()  # hang up: the provider sees the request abandoned
             raise
         return response
-
-
-def _read_before(response: requests.Response, deadline: float) -> bytes:
-    """The whole body, or ``requests.Timeout`` once ``deadline`` passes."""
-    raw = response.raw
-    sock = getattr(getattr(raw, "_connection", None), "sock", None)
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise requests.Timeout("the provider did not answer within SMS_PROVIDER_TIMEOUT")
-        if sock is not None:
-            sock.settimeout(left)
-        chunk = raw.read1(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 class _QuietTraceback:
@@ -89,7 +74,9 @@ class _QuietTraceback:
 
     @staticmethod
     def print_exc(*args: Any, **kwargs: Any) -> None:
-        _last_error.name = type(sys.exc_info()[1]).__name__
+        error = sys.exc_info()[1]
+        _last_error.name = type(error).__name__
+        _last_error.unsent = never_connected(error)
 
 
 def _silence_sdk() -> None:
@@ -103,6 +90,8 @@ _silence_sdk()
 
 
 class RongLianProvider:
+    name = "ronglian"
+
     def __init__(
         self, acc_id: str, acc_token: str, app_id: str, base_url: str, timeout: float = 10.0
     ) -> None:
@@ -110,16 +99,23 @@ class RongLianProvider:
         self._sdk.url = base_url  # a class attribute in the SDK; this redirects one instance
         self.timeout = timeout
 
-    def send(self, tid: str, mobile: str, datas: Sequence[str]) -> SendResult:
-        _last_error.name = None
+    def send(
+        self, tid: str, mobile: str, datas: Sequence[str], purpose: str | None = None
+    ) -> SendResult:
+        """Send with template ``tid``; ``purpose`` already chose it."""
+        _last_error.name, _last_error.unsent = None, False
         _deadline.seconds = self.timeout
         raw = self._sdk.sendMessage(tid, mobile, tuple(datas))
         try:
             answer = json.loads(raw)
             status = str(answer["statusCode"])
         except (ValueError, KeyError, TypeError):
-            return SendResult(BAD_RESPONSE, "unreadable response")
+            return SendResult(self.name, BAD_RESPONSE, classify(BAD_RESPONSE), None, "unreadable")
         message = str(answer.get("statusMsg") or "")
+        verdict = classify(status)
         if status == NETWORK_ERROR and _last_error.name:
             message = f"network error ({_last_error.name})"
-        return SendResult(status, message)
+            if _last_error.unsent:
+                verdict = Verdict(verdict.action, "never reached RongLian", failover=True)
+        sid = (answer.get("templateSMS") or {}).get("smsMessageSid")
+        return SendResult(self.name, status, verdict, sid or None, message)

@@ -335,7 +335,7 @@ class Config:
             "broker_url": broker_url,
             "result_backend": backend_url,
             "task_default_queue": queue,
-            **self._rabbitmq(env, broker_url, queue, transport),
+            **self._rabbitmq(env, broker_url, queue),
             # The modules whose tasks a worker must know (the web imports
             # project.tasks itself).
             "include": ["project.tasks", "project.periodic"],
@@ -392,9 +392,7 @@ class Config:
             },
         }
 
-    def _rabbitmq(
-        self, env: Mapping[str, str], broker_url: str, queue: str, transport: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _rabbitmq(self, env: Mapping[str, str], broker_url: str, queue: str) -> dict[str, Any]:
         """Quorum queue, publisher confirms and a dead-letter queue, with an amqp:// broker."""
         amqp = _amqp(broker_url)
         queue_type = self.CELERY_QUEUE_TYPE = (

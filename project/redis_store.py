@@ -23,7 +23,7 @@ from flask import Flask, current_app
 from redis import Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
-from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
@@ -135,14 +135,13 @@ def metrics_day_key(day: str) -> str:
 def in_pipeline(pipe: Pipeline, script: Script, keys: list, args: list) -> None:
     """Queue ``script`` onto ``pipe``, on one Redis and on a Redis Cluster alike.
 
-    A cluster pipeline refuses EVALSHA (it cannot load a missing script
-    mid-pipeline), so there the script travels with EVAL; one Redis keeps
-    EVALSHA with redis-py's reload on NOSCRIPT.
+    The script travels with EVAL (Redis caches it compiled by its digest).
+    EVALSHA would not save that: a cluster pipeline refuses it (it cannot
+    load a missing script mid-pipeline), and on one Redis, redis-py sends
+    SCRIPT EXISTS before every pipeline holding one: a round trip more than
+    the few hundred bytes of the script cost (``make profile``).
     """
-    if isinstance(pipe, ClusterPipeline):
-        pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
-    else:
-        script(keys, args, client=pipe)
+    pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
 
 
 def add_counts(pipe: Pipeline, *names: str, by: int = 1) -> None:
@@ -227,8 +226,9 @@ return 'busy'
 
 ISSUED, COOLDOWN, DAILY_CAP = 0, 1, 2
 # The counter each claim outcome adds to, beside codes_requested.
+ISSUED_COUNTER = "codes_issued"
 OUTCOME_COUNTERS = {
-    ISSUED: "codes_issued",
+    ISSUED: ISSUED_COUNTER,
     COOLDOWN: "cooldown_refusals",
     DAILY_CAP: "rate_limit_refusals",
 }
@@ -278,17 +278,26 @@ class CodeStore:
         day = today(now)
         keys = [*self._code_keys(mobile), self._daily_key(mobile, day)]
         args = [token, interval, digest, ttl, daily_limit, seconds_until_tomorrow(now)]
-        if reservation is None:
-            result = self._claim(keys, args)
-        else:
-            with self.client.pipeline(transaction=False) as pipe:
+        with self.client.pipeline(transaction=False) as pipe:
+            if reservation is not None:
                 reservation.queue(pipe)
-                in_pipeline(pipe, self._claim, keys, args)
-                *counts, result = pipe.execute()
+            taken = len(pipe)
+            in_pipeline(pipe, self._claim, keys, args)
+            # Counted as issued in the same round trip (most claims are);
+            # a refusal corrects it below, at the cost of a round trip of its own.
+            add_counts(pipe, "codes_requested", ISSUED_COUNTER)
+            results = pipe.execute(raise_on_error=False)
+        counts, result = results[:taken], results[taken]
+        for answer in (*counts, result):  # the counters after them may fail alone
+            if isinstance(answer, Exception):
+                raise answer
+        if reservation is not None:
             reservation.took(counts)
         outcome, wait = (int(n) for n in result)
-        if wait >= 0:  # not a repeat of a claim already counted
-            self._count("codes_requested", OUTCOME_COUNTERS[outcome])
+        if wait < 0:  # a repeat (redis-py's retry) of a claim already counted
+            self._count("codes_requested", ISSUED_COUNTER, by=-1)
+        elif outcome != ISSUED:
+            self._count(ISSUED_COUNTER, by=-1, also=OUTCOME_COUNTERS[outcome])
         return Claim(outcome, max(0, wait))
 
     def put_fixed(self, mobile: str, digest: str, ttl: int) -> None:
@@ -306,8 +315,9 @@ class CodeStore:
         if self._release([cooldown, code, self._daily_key(mobile, today())], [token, digest]):
             self._count("codes_issued", by=-1)
 
-    def _count(self, *names: str, by: int = 1) -> None:
-        """Service-wide counters, outside the per-mobile scripts (another slot).
+    def _count(self, *names: str, by: int = 1, also: str | None = None) -> None:
+        """Service-wide counters, outside the per-mobile scripts (another slot):
+        ``by`` on each of ``names``, and +1 on ``also``.
 
         A counter is worth less than the code it counts: Redis failing here
         does not fail the issue.
@@ -315,6 +325,8 @@ class CodeStore:
         try:
             with self.client.pipeline(transaction=False) as pipe:
                 add_counts(pipe, *names, by=by)
+                if also is not None:
+                    add_counts(pipe, also)
                 pipe.execute()
         except RedisError:
             pass

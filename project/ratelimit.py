@@ -73,9 +73,10 @@ def rate_limited(wait: int, limit: int) -> Response:
 def handle_rate_limited(exc: RateLimitExceeded) -> Response:
     """A Flask-Limiter refusal, answered for the longest breached wait."""
     breached = [lim for lim in limiter.current_limits if lim.breached] or [limiter.current_limit]
-    reset_at = max(lim.reset_at for lim in breached if lim is not None)
-    # limits rounds the reset up to the next whole second already.
-    wait = max(1, int(reset_at - time.time()))
+    # Only the window's end is needed: one TTL read per limit, where
+    # ``RequestLimit.reset_at`` reads the count as well (a round trip more).
+    reset_at = max(limiter.storage.get_expiry(lim.key) for lim in breached if lim is not None)
+    wait = max(1, int(reset_at + 1 - time.time()))
     metrics.count(metrics.RATE_LIMIT_REFUSALS)
     return rate_limited(wait, exc.limit.limit.amount)
 

@@ -58,6 +58,40 @@ def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [item.strip() for item in (env.get(name) or "").split(",") if item.strip()]
 
 
+def _names(env: Mapping[str, str], name: str, default: str) -> list[str]:
+    items = [item.strip() for item in (env.get(name) or default).split(",")]
+    if not all(items):
+        raise ConfigError(f"{name} must be a comma-separated list without empty items")
+    return items
+
+
+def _pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """``key:value,key:value`` (``ALIYUN_TEMPLATES=login:SMS_1,register:SMS_2``)."""
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in (env.get(name) or "").split(","))):
+        key, sep, value = (part.strip() for part in item.partition(":"))
+        if not (sep and key and value):
+            raise ConfigError(f"{name} must be purpose:id pairs separated by commas, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def endpoint_parts(name: str, value: str) -> tuple[str, str]:
+    """``(scheme, host[:port])`` of an endpoint setting: a bare host means https."""
+    if "://" not in value:
+        scheme, host = "https", value
+    else:
+        parts = urlsplit(value)
+        scheme, host = parts.scheme, parts.netloc
+        if scheme not in {"http", "https"} or parts.path.strip("/") or parts.query:
+            raise ConfigError(
+                f"{name} must be a host or an http(s)://host[:port] URL, got {value!r}"
+            )
+    if not host or "/" in host:
+        raise ConfigError(f"{name} must be a host or an http(s)://host[:port] URL, got {value!r}")
+    return scheme, host
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -117,7 +151,34 @@ class Config:
         # answer 503 quickly instead of hanging when Redis is away.
         self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 1.0)
 
-        self.SMS_PROVIDER = (env.get("SMS_PROVIDER") or self.DEFAULT_SMS_PROVIDER).lower()
+        # One provider or an ordered chain of them (``ronglian,aliyun``).
+        self.SMS_PROVIDERS = [
+            name.lower() for name in _names(env, "SMS_PROVIDER", self.DEFAULT_SMS_PROVIDER)
+        ]
+        self.SMS_PROVIDER = ",".join(self.SMS_PROVIDERS)
+        self.SMS_PURPOSES = _names(env, "SMS_PURPOSES", "register,login,reset_password")
+        # The circuit breaker of each provider: open after this many failures
+        # in a row, let one probe through after the cool-down.
+        self.SMS_BREAKER_FAILURES = _int(env, "SMS_BREAKER_FAILURES", 5, minimum=1)
+        self.SMS_BREAKER_COOLDOWN = _float(env, "SMS_BREAKER_COOLDOWN", 30.0)
+        self.SMS_CALLBACK_TOKEN = env.get("SMS_CALLBACK_TOKEN") or None
+        # Seconds a send's record and its delivery report are kept: at least
+        # as long as the send ledger's marks (one hour).
+        self.SMS_REPORT_TTL = _int(env, "SMS_REPORT_TTL", 7 * 86400, minimum=3600)
+        self.ALIYUN_ACCESS_KEY_ID = env.get("ALIYUN_ACCESS_KEY_ID") or None
+        self.ALIYUN_ACCESS_KEY_SECRET = env.get("ALIYUN_ACCESS_KEY_SECRET") or None
+        self.ALIYUN_SIGN_NAME = env.get("ALIYUN_SIGN_NAME") or None
+        self.ALIYUN_TEMPLATES = _pairs(env, "ALIYUN_TEMPLATES")
+        # The name of the templates' minutes variable (``${min}``), if they have one.
+        self.ALIYUN_MINUTES_VARIABLE = env.get("ALIYUN_MINUTES_VARIABLE") or None
+        self.ALIYUN_ENDPOINT = env.get("ALIYUN_ENDPOINT") or "dysmsapi.aliyuncs.com"
+        self.TENCENT_SECRET_ID = env.get("TENCENT_SECRET_ID") or None
+        self.TENCENT_SECRET_KEY = env.get("TENCENT_SECRET_KEY") or None
+        self.TENCENT_SMS_SDK_APP_ID = env.get("TENCENT_SMS_SDK_APP_ID") or None
+        self.TENCENT_SIGN_NAME = env.get("TENCENT_SIGN_NAME") or None
+        self.TENCENT_TEMPLATES = _pairs(env, "TENCENT_TEMPLATES")
+        self.TENCENT_REGION = env.get("TENCENT_REGION") or "ap-guangzhou"
+        self.TENCENT_ENDPOINT = env.get("TENCENT_ENDPOINT") or "sms.tencentcloudapi.com"
         self.SMS_ALLOW_CONSOLE = _bool(env, "SMS_ALLOW_CONSOLE")
         self.RONGLIAN_ACC_ID = env.get("RONGLIAN_ACC_ID") or None
         self.RONGLIAN_ACC_TOKEN = env.get("RONGLIAN_ACC_TOKEN") or None
@@ -130,7 +191,8 @@ class Config:
         # Wall-clock seconds one provider call may take, on every pool. The
         # send lock outlives it, so a slow provider never gets a second send.
         self.SMS_PROVIDER_TIMEOUT = _float(env, "SMS_PROVIDER_TIMEOUT", 10.0)
-        self.SMS_SEND_LOCK_TTL = math.ceil(self.SMS_PROVIDER_TIMEOUT) + 2
+        # One attempt may call every provider of the chain (failing over).
+        self.SMS_SEND_LOCK_TTL = math.ceil(self.SMS_PROVIDER_TIMEOUT * len(self.SMS_PROVIDERS)) + 2
         self.SMS_CODE_TTL = _int(env, "SMS_CODE_TTL", 300, minimum=1)
         self.SMS_SEND_INTERVAL = _int(env, "SMS_SEND_INTERVAL", 60, minimum=1)
         self.SMS_VERIFY_MAX_ATTEMPTS = _int(env, "SMS_VERIFY_MAX_ATTEMPTS", 5, minimum=1)
@@ -333,7 +395,8 @@ class Config:
         if visibility <= self.SMS_SEND_LOCK_TTL:
             raise ConfigError(
                 f"CELERY_VISIBILITY_TIMEOUT ({visibility} s) must be above SMS_PROVIDER_TIMEOUT "
-                f"+ 2 s ({self.SMS_SEND_LOCK_TTL} s), or a slow send is handed to a second worker"
+                f"x providers + 2 s ({self.SMS_SEND_LOCK_TTL} s), or a slow send is handed to "
+                "a second worker"
             )
         if visibility <= self.SMS_RETRY_BACKOFF_MAX:
             raise ConfigError(
@@ -368,10 +431,6 @@ class Config:
                 ) from None
         if self.LOG_FORMAT not in {"text", "json"}:
             raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {self.LOG_FORMAT!r}")
-        if self.SMS_PROVIDER not in {"console", "ronglian"}:
-            raise ConfigError(
-                f"SMS_PROVIDER must be 'ronglian' or 'console', got {self.SMS_PROVIDER!r}"
-            )
         if self.SMS_CAPTCHA not in CAPTCHA_MODES:
             raise ConfigError(
                 f"SMS_CAPTCHA must be one of {', '.join(CAPTCHA_MODES)}, got {self.SMS_CAPTCHA!r}"
@@ -381,14 +440,49 @@ class Config:
                 "SMS_CAPTCHA_TEST_ANSWER makes every captcha answerable and is refused "
                 f"unless APP_CONFIG=testing (here {self.NAME})"
             )
-        if self.SMS_PROVIDER == "ronglian":
-            missing = [
-                name
-                for name in ("RONGLIAN_ACC_ID", "RONGLIAN_ACC_TOKEN", "RONGLIAN_APP_ID")
-                if not getattr(self, name)
-            ]
+        self._validate_providers()
+
+    def _validate_providers(self) -> None:
+        unknown = [name for name in self.SMS_PROVIDERS if name not in PROVIDER_SETTINGS]
+        if unknown or len(set(self.SMS_PROVIDERS)) != len(self.SMS_PROVIDERS):
+            raise ConfigError(
+                "SMS_PROVIDER must be one of ronglian, aliyun, tencent, console or a chain "
+                f"of them without repeats (ronglian,aliyun), got {self.SMS_PROVIDER!r}"
+            )
+        if "console" in self.SMS_PROVIDERS and len(self.SMS_PROVIDERS) > 1:
+            raise ConfigError("SMS_PROVIDER=console cannot be part of a chain")
+        for name in self.SMS_PROVIDERS:
+            required, templates, endpoint = PROVIDER_SETTINGS[name]
+            missing = [setting for setting in required if not getattr(self, setting)]
             if missing:
-                raise ConfigError(f"SMS_PROVIDER=ronglian needs {', '.join(missing)} to be set")
+                raise ConfigError(f"SMS_PROVIDER={name} needs {', '.join(missing)} to be set")
+            if templates:
+                mapping = getattr(self, templates)
+                for purpose in self.SMS_PURPOSES:
+                    if purpose not in mapping:
+                        raise ConfigError(
+                            f"{templates} has no template for purpose {purpose!r} "
+                            f"(SMS_PROVIDER={name} needs one per purpose of SMS_PURPOSES)"
+                        )
+            if endpoint:
+                endpoint_parts(endpoint, getattr(self, endpoint))
+
+
+# Per provider: the settings it needs, its per-purpose template setting, its endpoint setting.
+PROVIDER_SETTINGS: dict[str, tuple[tuple[str, ...], str | None, str | None]] = {
+    "console": ((), None, None),
+    "ronglian": (("RONGLIAN_ACC_ID", "RONGLIAN_ACC_TOKEN", "RONGLIAN_APP_ID"), None, None),
+    "aliyun": (
+        ("ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET", "ALIYUN_SIGN_NAME"),
+        "ALIYUN_TEMPLATES",
+        "ALIYUN_ENDPOINT",
+    ),
+    "tencent": (
+        ("TENCENT_SECRET_ID", "TENCENT_SECRET_KEY", "TENCENT_SMS_SDK_APP_ID", "TENCENT_SIGN_NAME"),
+        "TENCENT_TEMPLATES",
+        "TENCENT_ENDPOINT",
+    ),
+}
 
 
 class DevelopmentConfig(Config):
@@ -421,7 +515,7 @@ class ProductionConfig(Config):
                     f'(python -c "import secrets; print(secrets.token_urlsafe(48))")'
                 )
         super().validate()
-        if self.SMS_PROVIDER == "console" and not self.SMS_ALLOW_CONSOLE:
+        if "console" in self.SMS_PROVIDERS and not self.SMS_ALLOW_CONSOLE:
             raise ConfigError(
                 "SMS_PROVIDER=console prints codes and is refused when "
                 "APP_CONFIG=production; set SMS_ALLOW_CONSOLE=1 to allow it"

@@ -11,15 +11,22 @@ from collections.abc import Sequence
 from celery import Task
 
 from celery_worker import app, celery
-from project.providers import EXTENSION, SendResult
+from project.delivery.chain import CHAIN, ProviderChain, get_chain
+from project.providers.base import SENT, SendResult
 
 
 class NullProvider:
-    def send(self, tid: str, mobile: str, datas: Sequence[str]) -> SendResult:
-        return SendResult("000000")
+    name = "null"
+
+    def send(
+        self, tid: str, mobile: str, datas: Sequence[str], purpose: str | None = None
+    ) -> SendResult:
+        return SendResult(self.name, "000000", SENT)
 
 
-app.extensions[EXTENSION] = NullProvider()
+# The chain as production builds it (breaker, send records), over the null provider.
+_chain = get_chain(app)
+app.extensions[CHAIN] = ProviderChain([NullProvider()], _chain.breakers, _chain.records)
 
 
 @celery.task(name="bench_noop", base=Task, ignore_result=True)

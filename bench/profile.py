@@ -13,7 +13,7 @@ import time
 from pyinstrument import Profiler
 
 from project import create_app
-from project.providers import get_provider
+from project.delivery.chain import get_chain
 from project.redis_store import get_ledger
 from tools.redis_server import RedisServer
 from tools.ronglian_sim import RongLianSimulator
@@ -45,11 +45,11 @@ def main(calls: int = 2000) -> None:
 
         def send(n: int) -> None:
             ledger.begin(f"profile-{n}", "owner")
-            provider.send("1", "13812345678", ["123456", "5"])
+            chain.send(f"profile-{n}", "1", "13812345678", ["123456", "5"], "138****5678")
             ledger.finish(f"profile-{n}", True, "sends_succeeded")
 
         with app.app_context():
-            provider, ledger = get_provider(), get_ledger()
+            chain, ledger = get_chain(), get_ledger()
             for label, call in (("POST /users/sms/<mobile>", issue), ("send task body", send)):
                 profiler = Profiler(interval=0.0005)
                 started = time.process_time()

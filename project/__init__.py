@@ -9,7 +9,18 @@ from flask import Flask
 
 from config import load_config
 
-from . import abuse, cli, errors, messages, metrics, page, providers, ratelimit, redis_store
+from . import (
+    abuse,
+    cli,
+    delivery,
+    errors,
+    messages,
+    metrics,
+    page,
+    providers,
+    ratelimit,
+    redis_store,
+)
 from .celery_app import celery_init_app
 from .logs import configure_logging
 
@@ -35,6 +46,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     ratelimit.init_app(app)
     cli.init_app(app)
     metrics.init_app(app)
+    delivery.init_app(app)
     page.init_app(app)
     abuse.init_app(app)
     register_blueprints(app)

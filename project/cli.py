@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -10,10 +12,11 @@ from . import metrics
 from .abuse import BudgetExhausted
 from .check import run_checks
 from .codes import Cooldown, DailyLimit, issue_code
+from .delivery.reports import get_records
 from .errors import UNAVAILABLE
-from .mobile import InvalidMobile, mask_mobile
+from .mobile import InvalidMobile, mask_mobile, validate_mobile
 from .queue import queue_stats
-from .redis_store import get_redis
+from .redis_store import TIMEZONE, get_redis
 from .tasks import send_sms
 
 sms = AppGroup("sms", help="Verification codes from the command line.")
@@ -69,6 +72,37 @@ def check_command() -> None:
     click.echo(report.verdict())
     if not report.healthy:
         raise SystemExit(1)
+
+
+@sms.command("status")
+@click.argument("mobile")
+def status_command(mobile: str) -> None:
+    """Print the last sends to MOBILE (masked): provider, state and delivery report."""
+    try:
+        validate_mobile(mobile)
+    except InvalidMobile as exc:
+        raise click.BadParameter(str(exc), param_hint="MOBILE") from None
+    try:
+        sends = get_records().last_sends(mobile)
+    except UNAVAILABLE as exc:
+        raise click.ClickException(f"unavailable: {type(exc).__name__}") from None
+    if not sends:
+        click.echo(f"no recent sends to {mask_mobile(mobile)}")
+        return
+    for send in sends:
+        report = "-"
+        if send.get("report_code"):
+            report = f"{send['report_code']} at {_when(send.get('reported_at'))}"
+        click.echo(
+            f"{_when(send.get('queued_at'))}  {send['id']}  {send.get('mobile', '***')}  "
+            f"provider={send.get('provider') or '-'}  state={send.get('state')}  report={report}"
+        )
+
+
+def _when(stamp: str | None) -> str:
+    if not stamp:
+        return "-"
+    return datetime.fromtimestamp(float(stamp), TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def shell_context() -> dict[str, object]:

@@ -100,9 +100,14 @@ def handle_unexpected(exc: Exception) -> Response:
 
 
 def refuse_oversized() -> None:
-    """413 before the view runs, even on routes that never read the body."""
+    """413 before the view runs, even on routes that never read the body.
+
+    A view may declare a larger ``body_limit`` of its own (vendors' report batches).
+    """
     length = request.content_length
-    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "body_limit", None) or current_app.config["MAX_CONTENT_LENGTH"]
+    if length is not None and length > limit:
         abort(413)
 
 

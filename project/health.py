@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from .delivery.chain import get_chain
 from .errors import UNAVAILABLE
 from .messages import message
 from .redis_store import get_redis
@@ -19,10 +20,16 @@ def healthz() -> dict:
 
 @bp.get("/readyz")
 def readyz() -> tuple[dict, int]:
-    """Ready when Redis and the broker both answer; else 503 naming what failed."""
+    """Ready when Redis and the broker both answer; else 503 naming what failed.
+
+    The body also shows each SMS provider's circuit; an open one never makes
+    the probe fail (sends wait or go to another provider, the web still works).
+    """
     failed = []
+    providers: dict[str, str] = {}
     try:
         get_redis().ping()
+        providers = get_chain().states()
     except UNAVAILABLE:
         failed.append("redis")
     celery = current_app.extensions["celery"]
@@ -39,5 +46,6 @@ def readyz() -> tuple[dict, int]:
             "error": "unavailable",
             "errmsg": message("unavailable"),
             "failed": failed,
+            "providers": providers,
         }, 503
-    return {"status": "ok", "errmsg": "OK"}, 200
+    return {"status": "ok", "errmsg": "OK", "providers": providers}, 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,14 @@ _send: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
     "sms_send", default=None
 )
 _json_lines = False
+# The callback token travels in the query string (``?token=``): access-log
+# request lines and error messages would show it.
+_TOKEN_IN_TEXT = re.compile(r"(?i)((?:^|[?&\s])token=)[^&\s\"']+")
+
+
+def redact(text: str) -> str:
+    """Mask mobiles and query-string tokens in free text."""
+    return _TOKEN_IN_TEXT.sub(r"\1***", mask_mobiles_in(text))
 
 
 # The attributes every LogRecord has; anything else is an ``extra`` that the
@@ -50,13 +59,13 @@ def _scrub(value: Any) -> Any:
 
 
 class RedactFilter(logging.Filter):
-    """Masks mobile numbers in the message, the traceback text and every extra."""
+    """Masks mobiles and tokens in the message and the traceback text, mobiles in every extra."""
 
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_mobiles_in(message)
+        masked = redact(message)
         if masked != message:
             record.msg, record.args = masked, None
         for name in vars(record).keys() - _RECORD_FIELDS:
@@ -64,7 +73,7 @@ class RedactFilter(logging.Filter):
         if record.exc_info:
             # Formatters would render exc_info afresh, unmasked: keep only the text.
             text = record.exc_text or self._formatter.formatException(record.exc_info)
-            record.exc_text, record.exc_info = mask_mobiles_in(text), None
+            record.exc_text, record.exc_info = redact(text), None
         return True
 
 

@@ -7,8 +7,9 @@ import re
 # [0-9] and fullmatch, not \d and $: those accept full-width and other Unicode
 # digits and a trailing newline.
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
-# A mobile inside any text (log lines), not glued to other digits.
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
+# A mobile inside any text (log lines), not glued to other digits, also in
+# the +86 form some vendors use.
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])((?:\+?86)?1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
 
 
 class InvalidMobile(ValueError):

@@ -543,3 +543,212 @@ class AbuseStore:
             pipe.get(self._day_key(today(now)))
             hour, day = pipe.execute()
         return int(hour or 0), int(day or 0)
+
+
+# ----- providers: circuit breakers, send records, delivery reports ---------
+
+BREAKER_KEEP = 86400
+REPORT_METRICS_KEY = "sms:metrics:reports"
+DELIVERY_SECONDS_KEY = "sms:metrics:delivery_seconds"
+PROVIDER_SENDS_KEY = "sms:metrics:provider_sends"
+PROVIDER_LATENCY_KEY = "sms:metrics:provider_latency"
+# Upper bounds (seconds) of the histograms' buckets.
+DELIVERY_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SENDS_PER_MOBILE = 20
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# KEYS: the provider's breaker. ARGV: cool-down seconds, probe lease seconds.
+# 'closed' (send), 'open' (skip) or 'probe' (send: the one probe after the
+# cool-down; others skip until its lease lapses or its outcome is recorded).
+# Redis's clock, so every worker agrees.
+BREAKER_ALLOW = (
+    _NOW
+    + """
+local opened = redis.call('HGET', KEYS[1], 'opened_at')
+if not opened then return 'closed' end
+if now - tonumber(opened) < tonumber(ARGV[1]) then return 'open' end
+if tonumber(redis.call('HGET', KEYS[1], 'probe_until') or '0') > now then return 'open' end
+redis.call('HSET', KEYS[1], 'probe_until', now + tonumber(ARGV[2]))
+return 'probe'
+"""
+)
+
+# KEYS: the provider's breaker. ARGV: 1 (success) or 0, failures to open, keep.
+# A success closes it; a failure counts, and opens it at the threshold (or
+# re-opens it when it was open: a failed probe starts a new cool-down).
+BREAKER_RECORD = (
+    _NOW
+    + """
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[1])
+  return 'closed'
+end
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if redis.call('HEXISTS', KEYS[1], 'opened_at') == 1 or failures >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'opened_at', tostring(now))
+  redis.call('HDEL', KEYS[1], 'probe_until')
+  return 'open'
+end
+return 'closed'
+"""
+)
+
+# KEYS: a send's record. ARGV: masked mobile, now, keep. Creates it (queued)
+# once; returns the provider it is pinned to, if any.
+SEND_START = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'mobile', ARGV[1], 'state', 'queued', 'queued_at', ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('HGET', KEYS[1], 'pin')
+"""
+
+# KEYS: a send's record. ARGV: new state, then field, value pairs.
+# States only move forward (queued, sent, delivered or failed): a repeated or
+# late report changes nothing. Returns {provider, sent_at} when it moved.
+SEND_ADVANCE = """
+local rank = {queued = 0, sent = 1, delivered = 2, failed = 2}
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current or rank[current] >= rank[ARGV[1]] then return false end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], unpack(ARGV, 2))
+return {redis.call('HGET', KEYS[1], 'provider') or '', redis.call('HGET', KEYS[1], 'sent_at') or ''}
+"""
+
+
+def observe(
+    pipe: Pipeline, key: str, provider: str, seconds: float, buckets: tuple[float, ...]
+) -> None:
+    """Queue one observation of a per-provider histogram (cumulative buckets, sum, count)."""
+    for bound in (*buckets, float("inf")):
+        if seconds <= bound:
+            pipe.hincrby(key, f"{provider}:{bound}", 1)
+    pipe.hincrbyfloat(key, f"{provider}:sum", seconds)
+    pipe.hincrby(key, f"{provider}:count", 1)
+
+
+class CircuitBreakers:
+    """One breaker per provider, in Redis so that every worker sees the same state."""
+
+    def __init__(self, client: Redis, failures: int, cooldown: float, probe_lease: float) -> None:
+        self.client = client
+        self.failures, self.cooldown, self.probe_lease = failures, cooldown, probe_lease
+        self._allow = client.register_script(BREAKER_ALLOW)
+        self._record = client.register_script(BREAKER_RECORD)
+
+    @staticmethod
+    def _key(provider: str) -> str:
+        return f"sms:breaker:{{{provider}}}"
+
+    def allow(self, provider: str) -> str:
+        """'closed' or 'probe' (go ahead) or 'open' (skip this provider)."""
+        return self._allow([self._key(provider)], [self.cooldown, self.probe_lease]).decode()
+
+    def record(self, provider: str, ok: bool, outcome: str, seconds: float) -> None:
+        """The call's outcome for the breaker; its count and latency by provider."""
+        with self.client.pipeline(transaction=False) as pipe:
+            self._record([self._key(provider)], [int(ok), self.failures, BREAKER_KEEP], client=pipe)
+            pipe.hincrby(PROVIDER_SENDS_KEY, f"{provider}:{outcome}", 1)
+            observe(pipe, PROVIDER_LATENCY_KEY, provider, seconds, LATENCY_BUCKETS)
+            pipe.execute()
+
+    def state(self, provider: str) -> str:
+        """'closed', 'open' or 'half_open' (cool-down over: the next call probes)."""
+        opened = self.client.hget(self._key(provider), "opened_at")
+        if opened is None:
+            return "closed"
+        seconds, micros = self.client.time()
+        now = seconds + micros / 1e6
+        return "open" if now - float(opened) < self.cooldown else "half_open"
+
+
+class SendRecords:
+    """Each send's provider, state and delivery report, found by send id, mobile or message id."""
+
+    def __init__(self, client: Redis, keep: int) -> None:
+        self.client, self.keep = client, keep
+        self._start = client.register_script(SEND_START)
+        self._advance = client.register_script(SEND_ADVANCE)
+
+    @staticmethod
+    def _key(send_id: str) -> str:
+        return f"sms:send:{{{send_id}}}"
+
+    @staticmethod
+    def _mobile_key(mobile: str) -> str:
+        return f"sms:{{{mobile}}}:sends"
+
+    @staticmethod
+    def _message_key(provider: str, message_id: str) -> str:
+        return f"sms:msgid:{{{provider}:{message_id}}}"
+
+    def start(self, send_id: str, mobile: str, masked: str, now: float) -> str | None:
+        """Record the send (queued) under its mobile; the provider it is pinned to, if any."""
+        mobile_key = self._mobile_key(mobile)
+        with self.client.pipeline(transaction=False) as pipe:
+            self._start([self._key(send_id)], [masked, now, self.keep], client=pipe)
+            pipe.lrem(mobile_key, 0, send_id)
+            pipe.lpush(mobile_key, send_id)
+            pipe.ltrim(mobile_key, 0, SENDS_PER_MOBILE - 1)
+            pipe.expire(mobile_key, self.keep)
+            pin = pipe.execute()[0]
+        return pin.decode() if pin else None
+
+    def pin(self, send_id: str, provider: str | None) -> None:
+        """Tie the send to ``provider`` before calling it (None: it certainly did not take it)."""
+        if provider:
+            self.client.hset(self._key(send_id), "pin", provider)
+        else:
+            self.client.hdel(self._key(send_id), "pin")
+
+    def sent(self, send_id: str, provider: str, message_id: str | None, now: float) -> None:
+        fields = ["provider", provider, "sent_at", now, "message_id", message_id or ""]
+        with self.client.pipeline(transaction=False) as pipe:
+            self._advance([self._key(send_id)], ["sent", *fields], client=pipe)
+            if message_id:
+                pipe.set(self._message_key(provider, message_id), send_id, ex=self.keep)
+            pipe.execute()
+
+    def failed(self, send_id: str, reason: str) -> None:
+        self._advance([self._key(send_id)], ["failed", "failure", reason])
+
+    def report(
+        self, provider: str, message_id: str, state: str, code: str, at: float
+    ) -> tuple[str, float | None]:
+        """Apply a delivery report: ('unknown' | 'duplicate' | state, seconds since sent)."""
+        send_id = self.client.get(self._message_key(provider, message_id))
+        if send_id is None:
+            return "unknown", None
+        moved = self._advance(
+            [self._key(send_id.decode())], [state, "report_code", code, "reported_at", at]
+        )
+        if not moved:
+            return "duplicate", None
+        sent_at = moved[1].decode()
+        return state, (max(0.0, at - float(sent_at)) if sent_at else None)
+
+    def count_report(self, provider: str, outcome: str, seconds: float | None) -> None:
+        """Count a report by provider and outcome; a delivery also into the histogram."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hincrby(REPORT_METRICS_KEY, f"{provider}:{outcome}", 1)
+            if seconds is not None and outcome == "delivered":
+                observe(pipe, DELIVERY_SECONDS_KEY, provider, seconds, DELIVERY_BUCKETS)
+            pipe.execute()
+
+    def last_sends(self, mobile: str) -> list[dict[str, str]]:
+        """The mobile's latest sends, newest first (records that expired are left out)."""
+        ids = self.client.lrange(self._mobile_key(mobile), 0, -1)
+        with self.client.pipeline(transaction=False) as pipe:
+            for send_id in ids:
+                pipe.hgetall(self._key(send_id.decode()))
+            rows = pipe.execute()
+        return [
+            {"id": send_id.decode(), **{k.decode(): v.decode() for k, v in row.items()}}
+            for send_id, row in zip(ids, rows, strict=True)
+            if row
+        ]

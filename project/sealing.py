@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import math
 import os
 import struct
 import time
@@ -48,7 +49,9 @@ def _keys() -> list[str]:
 def seal(value: str, mobile: str, ttl: int) -> str:
     """``value`` sealed for ``mobile``, opening for ``ttl`` seconds from now."""
     nonce = os.urandom(_NONCE)
-    plain = _EXPIRY.pack(int(time.time()) + ttl) + value.encode()
+    # Rounded up: the seal never lapses before the send's own expiry (Celery's
+    # ``expires``, exact), whose check gives the clearer "expires before a retry".
+    plain = _EXPIRY.pack(math.ceil(time.time()) + ttl) + value.encode()
     sealed = _aead_for(_keys()[0]).encrypt(nonce, plain, mobile.encode())
     return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 

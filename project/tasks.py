@@ -21,11 +21,11 @@ from celery.signals import before_task_publish, task_revoked
 from flask import current_app
 
 from . import metrics
+from .delivery.chain import get_chain
 from .errors import UNAVAILABLE, unavailable
 from .logs import send_context
 from .mobile import mask_mobile
-from .providers import get_provider
-from .providers.status import Action, classify
+from .providers import Action
 from .queue import PUBLISHED_AT
 from .redis_store import get_ledger, reset_after
 from .sealing import SealBroken, unseal
@@ -52,16 +52,25 @@ def _expires_at(request: Any) -> datetime | None:
 
 
 @shared_task(name=TASK_NAME, bind=True, ignore_result=True, max_retries=None)
-def send_sms(self: Any, tid: str, mobile: str, datas: list[str], attempts: int = 0) -> None:
+def send_sms(
+    self: Any,
+    tid: str,
+    mobile: str,
+    datas: list[str],
+    attempts: int = 0,
+    purpose: str | None = None,
+) -> None:
     """Send one template SMS; runs in the Flask app context (FlaskTask).
 
     ``attempts`` counts the provider's transient failures so far: the retry
     budget is theirs alone, waiting for Redis or for a lock does not spend it.
+    ``purpose`` picks the template of providers other than RongLian (whose
+    template is ``tid``); None means the first of ``SMS_PURPOSES``.
     """
     with send_context(self.request.id, mask_mobile(mobile)):
         while True:
             try:
-                return _send(self, str(tid), mobile, datas, attempts)
+                return _send(self, str(tid), mobile, datas, attempts, purpose)
             except _WaitHere as wait:
                 # The broker took no retry: wait here, the message unacknowledged,
                 # so even this worker's death cannot lose the send.
@@ -69,7 +78,9 @@ def send_sms(self: Any, tid: str, mobile: str, datas: list[str], attempts: int =
                 attempts = wait.attempts
 
 
-def _send(task: Any, tid: str, mobile: str, datas: list[str], attempts: int) -> None:
+def _send(
+    task: Any, tid: str, mobile: str, datas: list[str], attempts: int, purpose: str | None
+) -> None:
     send_id, masked = task.request.id, mask_mobile(mobile)
     ledger = get_ledger()
     try:
@@ -86,8 +97,12 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str], attempts: int) -> 
     if state == "busy":
         _wait(task, masked, attempts, "another delivery is sending it", ledger.lock_ttl / 4)
 
+    chain = get_chain()
+
     def finish(sent: bool, counter: str) -> None:
         # Redis gone after the send: a retry or an ack must still happen.
+        if counter == metrics.SENDS_FAILED:
+            chain.failed(send_id, counter)
         try:
             ledger.finish(send_id, sent=sent, counter=counter)
         except UNAVAILABLE as exc:
@@ -104,16 +119,24 @@ def _send(task: Any, tid: str, mobile: str, datas: list[str], attempts: int) -> 
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
     try:
-        result = get_provider().send(tid, mobile, clear)
+        result = chain.send(send_id, tid, mobile, clear, masked, purpose)
+    except UNAVAILABLE as exc:
+        if not unavailable(exc):
+            finish(False, metrics.SENDS_FAILED)
+            raise
+        # The chain raises only before a provider took the message.
+        reset_after(exc)
+        finish(False, metrics.SENDS_RETRIED)
+        _wait(task, masked, attempts, f"Redis unavailable ({type(exc).__name__})")
     except BaseException:
         finish(False, metrics.SENDS_FAILED)
         raise
-    verdict = classify(result.status_code)
+    verdict = result.verdict
     if verdict.action is Action.SENT:
         finish(True, metrics.SENDS_SUCCEEDED)
-        logger.info("SMS sent to %s [%s]", masked, send_id)
+        logger.info("SMS sent to %s [%s] via %s", masked, send_id, result.provider)
         return
-    detail = f"statusCode {result.status_code} ({verdict.reason})"
+    detail = f"statusCode {result.status_code} ({verdict.reason}) from {result.provider}"
     if verdict.action is Action.GIVE_UP:
         finish(False, metrics.SENDS_FAILED)
         logger.error("SMS to %s [%s] failed for good: %s", masked, send_id, detail)

@@ -19,14 +19,25 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from project import create_app
+from tools.aliyun_sim import AliyunSimulator
 from tools.rabbitmq_server import RabbitMQServer, rabbitmq_binary
 from tools.redis_server import RedisServer, free_port
 from tools.ronglian_sim import RongLianSimulator
 from tools.services import Service, celery_beat, celery_worker, gunicorn
+from tools.tencent_sim import TencentSimulator
 
 ACC_ID = "8aaf0708test0acc0id00000000000001"
 ACC_TOKEN = "f0e1d2c3b4a5secret0token00000001"
 APP_ID = "8aaf0708test0app0id00000000000001"
+ALIYUN_KEY_ID = "LTAI5tTest0Access0Key0Id01"
+ALIYUN_KEY_SECRET = "aliyun0secret0never0in0any0log01"
+TENCENT_SECRET_ID = "AKIDtest0secret0id0000000000000001"
+TENCENT_SECRET_KEY = "tencent0secret0never0in0any0log1"
+TENCENT_APP_ID = "1400123456"
+SIGN_NAME = "测试签名"
+CALLBACK_TOKEN = "callback0token0never0in0any0log1"
+ALIYUN_TEMPLATES = {"register": "SMS_100001", "login": "SMS_100002", "reset_password": "SMS_100003"}
+TENCENT_TEMPLATES = {"register": "200001", "login": "200002", "reset_password": "200003"}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,6 +80,58 @@ def simulator() -> Iterator[RongLianSimulator]:
 def sim(simulator: RongLianSimulator) -> RongLianSimulator:
     simulator.reset()
     return simulator
+
+
+@pytest.fixture(scope="session")
+def aliyun_simulator() -> Iterator[AliyunSimulator]:
+    sim = AliyunSimulator(ALIYUN_KEY_ID, ALIYUN_KEY_SECRET, SIGN_NAME).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def aliyun_sim(aliyun_simulator: AliyunSimulator) -> AliyunSimulator:
+    aliyun_simulator.reset()
+    return aliyun_simulator
+
+
+@pytest.fixture(scope="session")
+def tencent_simulator() -> Iterator[TencentSimulator]:
+    sim = TencentSimulator(TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TENCENT_APP_ID, SIGN_NAME)
+    yield sim.start()
+    sim.stop()
+
+
+@pytest.fixture
+def tencent_sim(tencent_simulator: TencentSimulator) -> TencentSimulator:
+    tencent_simulator.reset()
+    return tencent_simulator
+
+
+def _pairs(mapping: dict[str, str]) -> str:
+    return ",".join(f"{purpose}:{template}" for purpose, template in mapping.items())
+
+
+@pytest.fixture
+def vendor_settings(
+    settings: dict[str, str], aliyun_sim: AliyunSimulator, tencent_sim: TencentSimulator
+) -> dict[str, str]:
+    """``settings`` plus the other vendors' (at their simulators) and the callback token."""
+    return {
+        **settings,
+        "ALIYUN_ACCESS_KEY_ID": ALIYUN_KEY_ID,
+        "ALIYUN_ACCESS_KEY_SECRET": ALIYUN_KEY_SECRET,
+        "ALIYUN_SIGN_NAME": SIGN_NAME,
+        "ALIYUN_TEMPLATES": _pairs(ALIYUN_TEMPLATES),
+        "ALIYUN_ENDPOINT": aliyun_sim.url,
+        "TENCENT_SECRET_ID": TENCENT_SECRET_ID,
+        "TENCENT_SECRET_KEY": TENCENT_SECRET_KEY,
+        "TENCENT_SMS_SDK_APP_ID": TENCENT_APP_ID,
+        "TENCENT_SIGN_NAME": SIGN_NAME,
+        "TENCENT_TEMPLATES": _pairs(TENCENT_TEMPLATES),
+        "TENCENT_ENDPOINT": tencent_sim.url,
+        "SMS_CALLBACK_TOKEN": CALLBACK_TOKEN,
+    }
 
 
 @pytest.fixture

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ACC_TOKEN
+from tests.conftest import (
+    ACC_TOKEN,
+    ALIYUN_KEY_SECRET,
+    CALLBACK_TOKEN,
+    TENCENT_SECRET_KEY,
+)
 
 MOBILE = "13812345678"
 
@@ -76,6 +81,40 @@ def test_no_secret_reaches_any_output_of_web_or_worker(
         assert "138****5678" in text, service.name  # the lines are there, masked
         for secret in (ACC_TOKEN, code, MOBILE, "13987654321"):
             assert secret not in text, f"{secret!r} leaked into {service.name}"
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads", "gevent"])
+def test_no_vendor_secret_or_callback_token_reaches_any_output(
+    start_web, start_worker, services, vendor_settings, aliyun_sim, tencent_sim, pool
+):
+    env = {**vendor_settings, "SMS_PROVIDER": "tencent,aliyun"}
+    start_worker(env=env, pool=pool)
+    web = start_web(env=env, extra=["--access-logfile", "-", "--log-level", "debug"])
+    other = "13987654321"
+
+    assert requests.post(f"{web}/users/sms/{MOBILE}", timeout=5).status_code == 200
+    [via_tencent] = tencent_sim.wait_for(1)
+    tencent_sim.script({"error": "AuthFailure.SecretIdNotFound"})  # fails over to Aliyun
+    assert requests.post(f"{web}/users/sms/{other}", timeout=5).status_code == 200
+    [via_aliyun] = aliyun_sim.wait_for(1)
+    for sim, sms, vendor in (
+        (tencent_sim, via_tencent, "tencent"),
+        (aliyun_sim, via_aliyun, "aliyun"),
+    ):
+        callback = f"{web}/callbacks/{vendor}/sms-report?token="
+        assert sim.push_report(callback + CALLBACK_TOKEN, sms).status_code == 200
+        assert sim.push_report(callback + "wrong" + CALLBACK_TOKEN, sms).status_code == 403
+    time.sleep(0.5)
+
+    codes = (via_tencent["params"][0], via_aliyun["params"]["code"])
+    for service in services:
+        text = service.output()
+        assert "138****5678" in text, service.name  # the lines are there, masked
+        for secret in (TENCENT_SECRET_KEY, ALIYUN_KEY_SECRET, CALLBACK_TOKEN, ACC_TOKEN, *codes):
+            assert secret not in text, f"{secret!r} leaked into {service.name}"
+        assert MOBILE not in text and other not in text, service.name
+    web_log = next(s.output() for s in services if s.name.startswith("gunicorn"))
+    assert "sms-report?token=***" in web_log  # the access log's request lines, redacted
 
 
 def test_with_redis_stopped_the_endpoint_answers_503_fast_and_recovers(

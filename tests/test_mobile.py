@@ -54,3 +54,9 @@ def test_masking_leaves_other_numbers_alone():
         "task 1234567890123 took 138****5678 ms"
     )
     assert mask_mobile("garbage") == "***"
+
+
+def test_a_mobile_in_the_plus86_form_some_vendors_use_is_masked_too():
+    assert mask_mobiles_in("to +8613812345678 and 8613812345678") == (
+        "to +86138****5678 and 86138****5678"
+    )

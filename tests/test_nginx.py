@@ -15,7 +15,9 @@ import pytest
 from babel.messages.pofile import read_po
 
 from project.messages import MESSAGES, TRANSLATIONS
+from tests.conftest import CALLBACK_TOKEN
 from tools.nginx_server import NginxServer, nginx_binary
+from tools.services import wait_until
 
 ALICE, BOB = "127.0.0.2", "127.0.0.3"
 
@@ -101,6 +103,7 @@ def test_the_access_logs_show_the_client_address_and_a_masked_mobile(proxied, se
 
     web = web_service(services)
     web.wait_for_output("/users/sms/")  # gunicorn logs the line after the answer
+    wait_until(lambda: "/users/sms/" in proxied.access_log.read_text(), "nginx's access log")
     gunicorn_log = web.output()
     line = next(line for line in gunicorn_log.splitlines() if "/users/sms/" in line)
     assert line.startswith(BOB)  # the client, not nginx's 127.0.0.1
@@ -152,3 +155,31 @@ def test_metrics_are_not_served_through_the_proxy(proxied):
 
     assert answer.status == 403
     assert answer.json() == {"error": "forbidden", "errmsg": text("en", "forbidden")}
+
+
+def test_a_batch_of_delivery_reports_passes_and_no_log_shows_the_callback_token(
+    start_web, tmp_path, services
+):
+    if nginx_binary() is None:
+        pytest.skip("NGINX NOT AVAILABLE: make test installs Debian's nginx as root; skipped")
+    web = start_web({"TRUSTED_PROXY_COUNT": "1", "SMS_CALLBACK_TOKEN": CALLBACK_TOKEN})
+    report = {"success": True, "err_code": "DELIVERED", "report_time": "2026-11-30 12:00:00"}
+    batch = [{**report, "biz_id": f"{n}^0"} for n in range(500)]  # far above 16 KiB
+    with NginxServer(urlsplit(web).netloc, tmp_path / "nginx") as nginx:
+        answer = request(
+            nginx.url,
+            "POST",
+            f"/callbacks/aliyun/sms-report?token={CALLBACK_TOKEN}",
+            ALICE,
+            body=json.dumps(batch).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        wait_until(lambda: "/callbacks/" in nginx.access_log.read_text(), "nginx's access log")
+        web_service(services).wait_for_output("/callbacks/")
+        nginx_log = nginx.access_log.read_text()
+        logs = (nginx_log, nginx.error_log.read_text(), web_service(services).output())
+
+    assert answer.status == 200 and answer.json() == {"code": 0, "msg": "接收成功"}
+    assert "/callbacks/aliyun/sms-report?token=***" in nginx_log
+    for text in logs:
+        assert CALLBACK_TOKEN not in text

@@ -1,53 +1,85 @@
-"""SMS providers behind one small interface, chosen by ``SMS_PROVIDER``."""
+"""SMS providers behind one small interface, chosen by ``SMS_PROVIDER``.
+
+Each vendor is one module (RongLian, console) or one subpackage once it has
+delivery reports (``aliyun/``, ``tencent/``: provider, status table, report
+format). Which ones run, and in which order, is configuration: the chain in
+``project.delivery`` sends through them and knows only ``base``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from types import ModuleType
 
 from flask import Flask, current_app
 
-EXTENSION = "sms_provider"
+from config import endpoint_parts
+
+from .aliyun import reports as aliyun_reports
+from .base import Action, SendResult, SmsProvider, Verdict
+from .tencent import reports as tencent_reports
+
+__all__ = ["REPORT_FORMATS", "Action", "SendResult", "SmsProvider", "Verdict", "get_providers"]
+
+EXTENSION = "sms_providers"
+
+# The vendors that push delivery reports, and the module reading their format.
+REPORT_FORMATS: dict[str, ModuleType] = {"aliyun": aliyun_reports, "tencent": tencent_reports}
 
 
-@dataclass(frozen=True)
-class SendResult:
-    """The provider's answer: ``status_code`` is RongLian's ``statusCode``."""
-
-    status_code: str
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code == "000000"
-
-
-class SmsProvider(Protocol):
-    def send(self, tid: str, mobile: str, datas: Sequence[str]) -> SendResult:
-        """Send one template SMS; never raises for a provider-side failure."""
-        ...
-
-
-def init_app(app: Flask) -> None:
-    """Build the provider once per app (its SDK object is reused by every task)."""
-    config = app.config
-    if config["SMS_PROVIDER"] == "ronglian":
+def build(name: str, config: dict) -> SmsProvider:
+    """The provider ``name`` from the app's settings; its SDK client is reused by every send."""
+    default_purpose = config["SMS_PURPOSES"][0]
+    timeout = config["SMS_PROVIDER_TIMEOUT"]
+    if name == "ronglian":
         from .ronglian import RongLianProvider
 
-        provider: SmsProvider = RongLianProvider(
+        return RongLianProvider(
             acc_id=config["RONGLIAN_ACC_ID"],
             acc_token=config["RONGLIAN_ACC_TOKEN"],
             app_id=config["RONGLIAN_APP_ID"],
             base_url=config["RONGLIAN_BASE_URL"],
-            timeout=config["SMS_PROVIDER_TIMEOUT"],
+            timeout=timeout,
         )
-    else:
-        from .console import ConsoleProvider
+    if name == "aliyun":
+        from .aliyun.provider import AliyunProvider
 
-        provider = ConsoleProvider()
-    app.extensions[EXTENSION] = provider
+        scheme, host = endpoint_parts("ALIYUN_ENDPOINT", config["ALIYUN_ENDPOINT"])
+        return AliyunProvider(
+            access_key_id=config["ALIYUN_ACCESS_KEY_ID"],
+            access_key_secret=config["ALIYUN_ACCESS_KEY_SECRET"],
+            sign_name=config["ALIYUN_SIGN_NAME"],
+            templates=config["ALIYUN_TEMPLATES"],
+            default_purpose=default_purpose,
+            scheme=scheme,
+            host=host,
+            timeout=timeout,
+            minutes_variable=config["ALIYUN_MINUTES_VARIABLE"],
+        )
+    if name == "tencent":
+        from .tencent.provider import TencentProvider
+
+        scheme, host = endpoint_parts("TENCENT_ENDPOINT", config["TENCENT_ENDPOINT"])
+        return TencentProvider(
+            secret_id=config["TENCENT_SECRET_ID"],
+            secret_key=config["TENCENT_SECRET_KEY"],
+            sdk_app_id=config["TENCENT_SMS_SDK_APP_ID"],
+            sign_name=config["TENCENT_SIGN_NAME"],
+            templates=config["TENCENT_TEMPLATES"],
+            default_purpose=default_purpose,
+            region=config["TENCENT_REGION"],
+            scheme=scheme,
+            host=host,
+            timeout=timeout,
+        )
+    from .console import ConsoleProvider
+
+    return ConsoleProvider()
 
 
-def get_provider(app: Flask | None = None) -> SmsProvider:
+def init_app(app: Flask) -> None:
+    """Build the configured providers once per app, in chain order."""
+    app.extensions[EXTENSION] = [build(name, app.config) for name in app.config["SMS_PROVIDERS"]]
+
+
+def get_providers(app: Flask | None = None) -> list[SmsProvider]:
     return (app or current_app).extensions[EXTENSION]

@@ -10,13 +10,17 @@ import logging
 from collections.abc import Sequence
 
 from ..mobile import mask_mobile
-from . import SendResult
+from .base import SENT, SendResult
 
 logger = logging.getLogger(__name__)
 
 
 class ConsoleProvider:
-    def send(self, tid: str, mobile: str, datas: Sequence[str]) -> SendResult:
+    name = "console"
+
+    def send(
+        self, tid: str, mobile: str, datas: Sequence[str], purpose: str | None = None
+    ) -> SendResult:
         code, minutes = [*datas, "", ""][:2]
         logger.warning("SMS to %s: code %s (valid %s min)", mask_mobile(mobile), code, minutes)
-        return SendResult("000000", "console")
+        return SendResult(self.name, "000000", SENT, None, "console")

@@ -31,7 +31,8 @@ from typing import Any
 import requests
 from ronglian_sms_sdk import SmsSDK
 
-from . import SendResult
+from .base import SendResult, Verdict, never_connected
+from .status import classify
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ class _QuietTraceback:
 
     @staticmethod
     def print_exc(*args: Any, **kwargs: Any) -> None:
-        _last_error.name = type(sys.exc_info()[1]).__name__
+        error = sys.exc_info()[1]
+        _last_error.name = type(error).__name__
+        _last_error.unsent = never_connected(error)
 
 
 def _silence_sdk() -> None:
@@ -103,6 +106,8 @@ _silence_sdk()
 
 
 class RongLianProvider:
+    name = "ronglian"
+
     def __init__(
         self, acc_id: str, acc_token: str, app_id: str, base_url: str, timeout: float = 10.0
     ) -> None:
@@ -110,16 +115,23 @@ class RongLianProvider:
         self._sdk.url = base_url  # a class attribute in the SDK; this redirects one instance
         self.timeout = timeout
 
-    def send(self, tid: str, mobile: str, datas: Sequence[str]) -> SendResult:
-        _last_error.name = None
+    def send(
+        self, tid: str, mobile: str, datas: Sequence[str], purpose: str | None = None
+    ) -> SendResult:
+        """Send with template ``tid``; ``purpose`` already chose it."""
+        _last_error.name, _last_error.unsent = None, False
         _deadline.seconds = self.timeout
         raw = self._sdk.sendMessage(tid, mobile, tuple(datas))
         try:
             answer = json.loads(raw)
             status = str(answer["statusCode"])
         except (ValueError, KeyError, TypeError):
-            return SendResult(BAD_RESPONSE, "unreadable response")
+            return SendResult(self.name, BAD_RESPONSE, classify(BAD_RESPONSE), None, "unreadable")
         message = str(answer.get("statusMsg") or "")
+        verdict = classify(status)
         if status == NETWORK_ERROR and _last_error.name:
             message = f"network error ({_last_error.name})"
-        return SendResult(status, message)
+            if _last_error.unsent:
+                verdict = Verdict(verdict.action, "never reached RongLian", failover=True)
+        sid = (answer.get("templateSMS") or {}).get("smsMessageSid")
+        return SendResult(self.name, status, verdict, sid or None, message)

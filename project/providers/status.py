@@ -1,6 +1,7 @@
 """RongLian ``statusCode``s, sorted into what the send task does with them.
 
-The one table of the service. Sources, as collected in ``shared/RONGLIAN.md``:
+RongLian's table (each other vendor keeps its own beside its provider).
+Sources, as collected in ``shared/RONGLIAN.md``:
 (A) zhangyanwei/yuntongxun-sms-client ``exception.sms.properties``;
 (B) a ThinkPHP cloopen wrapper with the newer 1600xx codes;
 (C) a YuntxSms addon citing the official REST doc ``3_1_1_7``;
@@ -9,24 +10,12 @@ The one table of the service. Sources, as collected in ``shared/RONGLIAN.md``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
+from .base import Action, Verdict
 
-
-class Action(Enum):
-    SENT = "sent"
-    RETRY = "retry"  # transient: back off and try again, while the code lives
-    GIVE_UP = "give_up"  # permanent or a provider limit: retrying cannot help
-
-
-@dataclass(frozen=True)
-class Verdict:
-    action: Action
-    reason: str
-    max_retries: int | None = None  # a tighter budget than the task's own
-
+__all__ = ["Action", "Verdict", "classify"]
 
 SUCCESS = "000000"
+ACCOUNT_PROBLEM = "account, credentials or app problem: check the settings"
 
 
 def _codes(*spans: tuple[int, int] | int) -> set[str]:
@@ -72,13 +61,14 @@ _TABLE: list[tuple[set[str], Verdict]] = [
         Verdict(Action.GIVE_UP, "template data problem"),
     ),
     # Permanent: credentials, account, app (A, Java SDK): alert an operator.
+    # RongLian refused the request itself, so another vendor may send it.
     (
         _codes((111100, 111110), 111113, (111128, 111143), (111169, 111182)),
-        Verdict(Action.GIVE_UP, "account, credentials or app problem: check the settings"),
+        Verdict(Action.GIVE_UP, ACCOUNT_PROBLEM, failover=True),
     ),
     (
         _codes(111115, 160053, 112303, 160014, (172004, 172012)),
-        Verdict(Action.GIVE_UP, "account, credentials or app problem: check the settings"),
+        Verdict(Action.GIVE_UP, ACCOUNT_PROBLEM, failover=True),
     ),
     # Sandbox / test mode (A, RONGLIAN.md): needs console set-up.
     (

@@ -1,0 +1,226 @@
+"""What every local vendor simulator shares: a threaded HTTP server with scripted answers.
+
+A simulator subclass knows its vendor's protocol (``answer``: check the
+signature as the vendor does, then reply in the vendor's format) and its
+delivery-report push format (``report_for``). This base holds the rest:
+
+Scripted answers (``script(...)``), used in order, then success again:
+``{"http": 503}`` (that HTTP status with the vendor's error body),
+``{"drop": True}`` (close without answering), ``{"hold": 3.0}`` (keep the
+request open that long, then answer, unless the client hung up meanwhile:
+then it is recorded as ``abandoned`` and, like a real vendor that never
+finished the request, sends nothing). Each vendor adds its own error-code
+keys. ``delay`` adds latency to every answer. Every request is recorded.
+
+Over HTTP (standalone use): ``GET /_sim/messages``, ``POST /_sim/script``
+(``{"answers": [...], "delay": s}``), ``POST /_sim/reset`` and
+``POST /_sim/report`` (``{"url": ..., "index": -1, "success": true}``: push
+the delivery report of that recorded request to ``url``).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+
+class Reply:
+    """What the vendor answers: HTTP status, JSON payload, and what to record."""
+
+    def __init__(
+        self, status: int, payload: Any, record: dict[str, Any], content_type: str
+    ) -> None:
+        self.status, self.payload, self.record, self.content_type = (
+            status,
+            payload,
+            record,
+            content_type,
+        )
+
+
+class VendorSimulator:
+    """The machinery; subclasses define ``SUCCESS``, ``answer`` and ``report_for``."""
+
+    SUCCESS = "OK"
+    CONTENT_TYPE = "application/json"
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self._lock = threading.Condition()
+        self._requests: list[dict[str, Any]] = []
+        self._script: deque[dict[str, Any]] = deque()
+        self.delay = 0.0
+        self.holding = 0  # requests that arrived under a "hold" answer
+        self._server = _Server((host, port), self._handler())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> VendorSimulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ----- what tests use -------------------------------------------------
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._script.clear()
+            self.delay = 0.0
+            self.holding = 0
+
+    def script(self, *answers: dict[str, Any]) -> None:
+        with self._lock:
+            self._script.extend(answers)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request received, in order, with the status it was answered."""
+        with self._lock:
+            return [dict(r) for r in self._requests]
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """The requests answered with success: the SMS a phone would get."""
+        return [r for r in self.requests() if r["status"] == self.SUCCESS]
+
+    def wait_for(self, count: int, timeout: float = 15.0, delivered: bool = True) -> list[dict]:
+        """Block until ``count`` requests (delivered ones by default) arrived."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                pool = [r for r in self._requests if not delivered or r["status"] == self.SUCCESS]
+                if len(pool) >= count or time.monotonic() > deadline:
+                    return [dict(r) for r in pool]
+                self._lock.wait(0.05)
+
+    def wait_for_hold(self, timeout: float = 15.0) -> None:
+        """Block until a request is being held open."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self.holding:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no request arrived to hold")
+                self._lock.wait(0.05)
+
+    def push_report(
+        self, callback_url: str, record: dict[str, Any], success: bool = True
+    ) -> requests.Response:
+        """POST the delivery report of one recorded send to ``callback_url``, as the vendor does."""
+        return requests.post(callback_url, json=[self.report_for(record, success)], timeout=10)
+
+    # ----- the vendor's protocol (subclasses) -----------------------------
+    def answer(self, method: str, path: str, headers: Any, raw: bytes, action: dict) -> Reply:
+        raise NotImplementedError
+
+    def error_reply(self, http_status: int) -> Reply:
+        raise NotImplementedError
+
+    def report_for(self, record: dict[str, Any], success: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # ----- the server -----------------------------------------------------
+    def _record(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._requests.append({**record, "at": time.time()})
+            self._lock.notify_all()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:  # quiet: no test noise
+                pass
+
+            def _reply(self, status: int, payload: Any, content_type: str) -> None:
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _client_gone(self) -> bool:
+                self.connection.setblocking(False)
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except BlockingIOError:
+                    return False
+                except OSError:
+                    return True
+                finally:
+                    self.connection.setblocking(True)
+
+            def do_GET(self) -> None:
+                if self.path == "/_sim/messages":
+                    self._reply(200, sim.requests(), "application/json")
+                else:
+                    self._reply(404, {"error": "not found"}, "application/json")
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/_sim/"):
+                    return self._control(raw)
+                with sim._lock:
+                    action = sim._script.popleft() if sim._script else {}
+                    delay = sim.delay
+                if delay:
+                    time.sleep(delay)
+                if action.get("drop"):
+                    sim._record({"status": "dropped"})
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return None
+                if action.get("hold"):
+                    with sim._lock:
+                        sim.holding += 1
+                        sim._lock.notify_all()
+                    time.sleep(action["hold"])
+                    if self._client_gone():
+                        sim._record({"status": "abandoned"})
+                        return None
+                if "http" in action:
+                    reply = sim.error_reply(int(action["http"]))
+                else:
+                    reply = sim.answer("POST", self.path, self.headers, raw, action)
+                sim._record(reply.record)
+                self._reply(reply.status, reply.payload, reply.content_type)
+                return None
+
+            def _control(self, raw: bytes) -> None:
+                payload = json.loads(raw or b"{}")
+                if self.path == "/_sim/reset":
+                    sim.reset()
+                elif self.path == "/_sim/script":
+                    sim.script(*payload.get("answers", []))
+                    if "delay" in payload:
+                        sim.delay = float(payload["delay"])
+                elif self.path == "/_sim/report":
+                    record = sim.requests()[int(payload.get("index", -1))]
+                    sim.push_report(payload["url"], record, bool(payload.get("success", True)))
+                else:
+                    return self._reply(404, {"error": "not found"}, "application/json")
+                self._reply(200, {"ok": True}, "application/json")
+                return None
+
+        return Handler

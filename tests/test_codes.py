@@ -38,8 +38,8 @@ def test_issue_enqueues_the_send_with_the_code_and_its_expiry(app, redis_url):
     with app.app_context():
         code = unseal(sealed, MOBILE)
         assert len(code) == 6 and code.isdigit() and code not in sealed
-        stored = redis.Redis.from_url(redis_url).get(f"sms:code:{MOBILE}").decode()
-        assert stored == code_digest(MOBILE, code)
+        stored = redis.Redis.from_url(redis_url).get(f"sms:code:{MOBILE}:register").decode()
+        assert stored == code_digest(MOBILE, "register", code)
 
 
 def test_the_published_message_shows_monitors_no_code_and_no_mobile(app, redis_url):
@@ -62,7 +62,7 @@ def test_the_code_and_cooldown_live_as_long_as_configured(settings, redis_url):
         issue_code(MOBILE)
     client = redis.Redis.from_url(redis_url)
 
-    assert 119 <= client.ttl(f"sms:code:{MOBILE}") <= 120
+    assert 119 <= client.ttl(f"sms:code:{MOBILE}:register") <= 120
     assert 29 <= client.ttl(f"sms:cooldown:{MOBILE}") <= 30
     assert queued_sends(redis_url)[0]["args"][2][1] == "2"  # minutes, rounded up
 

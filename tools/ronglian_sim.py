@@ -253,11 +253,11 @@ class RongLianSimulator:
                 if not match or not isinstance(body, dict):
                     sim._record(body, action, "172003")
                     return self._reply(400, {"statusCode": "400"})
+                kind = KINDS[match["kind"]]
+                body["kind"] = kind
                 if "http" in action:
                     sim._record(body, action, str(action["http"]))
                     return self._reply(action["http"], {"statusCode": str(action["http"])})
-                kind = KINDS[match["kind"]]
-                body["kind"] = kind
                 status = sim._check(
                     match["acc"], match["sig"], self.headers.get("Authorization", ""), body, kind
                 )

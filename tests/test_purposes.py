@@ -7,6 +7,7 @@ import json
 
 import pytest
 import redis
+from flask import Flask
 
 from config import ConfigError, load_config
 from project import create_app
@@ -24,10 +25,10 @@ def queued(redis_url: str, mobile: str = MOBILE) -> list[tuple[list, dict]]:
     return [(body[0], body[1]) for body in bodies if body[0][1] == mobile]
 
 
-def last_code(redis_url: str, mobile: str = MOBILE) -> str:
-    """The code of the latest send to ``mobile``, unsealed (inside an app context)."""
+def last_code(redis_url: str, mobile: str = MOBILE, app: Flask | None = None) -> str:
+    """The code of the latest send to ``mobile``, unsealed with ``app``'s keys."""
     args, _ = queued(redis_url, mobile)[-1]
-    with create_app(TESTING_KEYS).app_context():
+    with (app or create_app(TESTING_KEYS)).app_context():
         return unseal(args[2][0], mobile)
 
 

@@ -325,3 +325,17 @@ def test_flask_sms_check_shows_the_vendor_settings_with_their_secrets_masked(ven
     assert "ALIYUN_ACCESS_KEY_SECRET" in result.output and "TENCENT_SECRET_KEY" in result.output
     for secret in (ALIYUN_KEY_SECRET, TENCENT_SECRET_KEY, CALLBACK_TOKEN):
         assert secret not in result.output
+
+
+@pytest.mark.parametrize("vendor", ["aliyun", "tencent"])
+def test_a_trickling_answer_is_cut_at_the_deadline_and_not_safe_to_fail_over(
+    aliyun_sim, tencent_sim, vendor
+):
+    sim, build = {"aliyun": (aliyun_sim, aliyun), "tencent": (tencent_sim, tencent)}[vendor]
+    sim.script({"trickle": 30})  # every byte arrives well within any socket time-out
+
+    result = build(sim.url).send("1", MOBILE, ["123456", "5"])  # SMS_PROVIDER_TIMEOUT 3 s
+
+    assert (result.verdict.action, result.failover) == (Action.RETRY, False)
+    [request] = sim.wait_for(1, delivered=False, timeout=40)
+    assert request["status"] == "abandoned"  # we hung up; the vendor saw it

@@ -9,8 +9,10 @@ Scripted answers (``script(...)``), used in order, then success again:
 ``{"drop": True}`` (close without answering), ``{"hold": 3.0}`` (keep the
 request open that long, then answer, unless the client hung up meanwhile:
 then it is recorded as ``abandoned`` and, like a real vendor that never
-finished the request, sends nothing). Each vendor adds its own error-code
-keys. ``delay`` adds latency to every answer. Every request is recorded.
+finished the request, sends nothing), ``{"trickle": 30.0}`` (answer, but send
+the body a byte at a time over that long; ``abandoned`` if the client hangs
+up first). Each vendor adds its own error-code keys. ``delay`` adds latency
+to every answer. Every request is recorded.
 
 Over HTTP (standalone use): ``GET /_sim/messages``, ``POST /_sim/script``
 (``{"answers": [...], "delay": s}``), ``POST /_sim/reset`` and
@@ -203,9 +205,34 @@ class VendorSimulator:
                     reply = sim.error_reply(int(action["http"]))
                 else:
                     reply = sim.answer("POST", self.path, self.headers, raw, action)
+                if action.get("trickle"):
+                    if not self._trickle(reply, action["trickle"]):
+                        reply.record["status"] = "abandoned"
+                    sim._record(reply.record)
+                    return None
                 sim._record(reply.record)
                 self._reply(reply.status, reply.payload, reply.content_type)
                 return None
+
+            def _trickle(self, reply: Reply, seconds: float) -> bool:
+                """Answer a byte at a time over ``seconds``; False if the client hung up."""
+                with sim._lock:
+                    sim.holding += 1
+                    sim._lock.notify_all()
+                data = json.dumps(reply.payload, ensure_ascii=False).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(seconds / len(data))
+                except OSError:
+                    self.close_connection = True
+                    return False
+                return True
 
             def _control(self, raw: bytes) -> None:
                 payload = json.loads(raw or b"{}")

@@ -37,6 +37,7 @@ import requests
 from ronglian_sms_sdk import SmsSDK
 
 from .base import SendResult, Verdict, never_connected
+from .deadline import read_before
 from .status import classify
 
 logger = logging.getLogger(__name__)
@@ -66,28 +67,11 @@ class _PooledRequests:
         kwargs.update(timeout=(min(connect, limit), min(read, limit)), stream=True)
         response = session.post(url, **kwargs)
         try:
-            response._content = _read_before(response, deadline)
+            response._content = read_before(response, deadline)
         except BaseException:
             response.close()  # hang up: the provider sees the request abandoned
             raise
         return response
-
-
-def _read_before(response: requests.Response, deadline: float) -> bytes:
-    """The whole body, or ``requests.Timeout`` once ``deadline`` passes."""
-    raw = response.raw
-    sock = getattr(getattr(raw, "_connection", None), "sock", None)
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise requests.Timeout("the provider did not answer within SMS_PROVIDER_TIMEOUT")
-        if sock is not None:
-            sock.settimeout(left)
-        chunk = raw.read1(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 class _QuietTraceback:

@@ -21,14 +21,25 @@ from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_dysmsapi20170525.models import SendSmsRequest
 from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from alibabacloud_tea_openapi.utils_models import Config
+from darabonba.core import DaraCore
 from darabonba.runtime import RuntimeOptions
 
 from ..base import SendResult, Verdict, never_connected
+from ..deadline import bound, within
 from .status import classify
 
 NETWORK_ERROR = "NetworkError"
 
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
+
+
+def _bound_adapters() -> None:
+    """Every HTTP adapter the SDK creates (one per endpoint) reads against our deadline."""
+    make = DaraCore.get_adapter
+    DaraCore.get_adapter = staticmethod(lambda *args, **kwargs: bound(make(*args, **kwargs)))
+
+
+_bound_adapters()
 
 
 class AliyunProvider:
@@ -61,6 +72,7 @@ class AliyunProvider:
         self._runtime = RuntimeOptions()
         self._sign_name, self._templates = sign_name, templates
         self._default_purpose, self._minutes = default_purpose, minutes_variable
+        self._timeout = timeout
 
     def send(
         self, tid: str, mobile: str, datas: Sequence[str], purpose: str | None = None
@@ -77,7 +89,8 @@ class AliyunProvider:
             template_param=json.dumps(params, separators=(",", ":")),
         )
         try:
-            body = self._client.send_sms_with_options(request, self._runtime).body
+            with within(self._timeout):
+                body = self._client.send_sms_with_options(request, self._runtime).body
         except AlibabaCloudException as exc:
             code = str(exc.code or exc.status_code)
             return SendResult(self.name, code, classify(code, exc.status_code), None, code)

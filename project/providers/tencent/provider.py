@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from requests.adapters import HTTPAdapter
 from tencentcloud.common.credential import Credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -21,6 +22,7 @@ from tencentcloud.sms.v20210111.models import SendSmsRequest
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
 from ..base import SendResult, Verdict, never_connected
+from ..deadline import bound, within
 from .status import classify
 
 NETWORK_ERROR = "ClientNetworkError"
@@ -53,8 +55,10 @@ class TencentProvider:
         self._client = SmsClient(
             Credential(secret_id, secret_key), region, ClientProfile(httpProfile=profile)
         )
+        # The SDK's one Session: its answers are read against our deadline.
+        self._client.request.conn._session.mount(f"{scheme}://", bound(HTTPAdapter()))
         self._app_id, self._sign_name, self._templates = sdk_app_id, sign_name, templates
-        self._default_purpose = default_purpose
+        self._default_purpose, self._timeout = default_purpose, timeout
 
     def send(
         self, tid: str, mobile: str, datas: Sequence[str], purpose: str | None = None
@@ -67,7 +71,8 @@ class TencentProvider:
         request.TemplateId = self._templates[purpose or self._default_purpose]
         request.TemplateParamSet = [str(d) for d in datas]
         try:
-            response = self._client.SendSms(request)
+            with within(self._timeout):
+                response = self._client.SendSms(request)
         except TencentCloudSDKException as exc:
             code = str(exc.code)
             verdict = classify(code)

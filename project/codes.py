@@ -20,6 +20,7 @@ from flask import current_app
 
 from . import abuse
 from .abuse import fixed_numbers
+from .delivery.chain import get_chain
 from .mobile import mask_mobile, validate_mobile
 from .redis_store import COOLDOWN, DAILY_CAP, ISSUED, get_store
 from .sealing import seal
@@ -106,15 +107,9 @@ def validate_channel(channel: str | None) -> str:
     channel = channel or "sms"
     if channel not in CHANNELS:
         raise InvalidChannel(f"channel must be one of {', '.join(CHANNELS)}")
-    if channel == "voice" and not any(
-        name in VOICE_PROVIDERS for name in current_app.config["SMS_PROVIDERS"]
-    ):
+    if channel == "voice" and not get_chain().callers():
         raise InvalidChannel("no provider of SMS_PROVIDER places voice calls")
     return channel
-
-
-# The providers that can place a voice code call (console prints it).
-VOICE_PROVIDERS = ("ronglian", "console")
 
 
 def template_id(purpose: str) -> str:

@@ -52,7 +52,7 @@ class ProviderChain:
         pinned = self.records.start(send_id, mobile, masked, time.time())
         names = [pinned] if pinned in self.providers else list(self.providers)
         if channel == "voice":
-            names = [name for name in names if hasattr(self.providers[name], "call")]
+            names = [name for name in names if name in self.callers()]
         result: SendResult | None = None
         for name in names:
             gate = self.breakers.allow(name)
@@ -90,6 +90,10 @@ class ProviderChain:
                     "SMS to %s [%s]: record not kept, Redis unavailable", masked, send_id
                 )
         return result
+
+    def callers(self) -> list[str]:
+        """The providers that place voice code calls (``call``): RongLian, and console."""
+        return [name for name, provider in self.providers.items() if hasattr(provider, "call")]
 
     def _record(self, name: str, result: SendResult, seconds: float) -> None:
         """Count the call against the provider's breaker; after a call, never raise."""

@@ -58,17 +58,44 @@ def test_the_voice_result_notice_is_recorded_behind_the_callback_token(
     start_worker(env=VOICE, pool="threads")
     web = start_web(env=VOICE)
     assert send(web, channel="voice").status_code == 200
-    [call] = sim.wait_for(1)
+    assert send(web, "13987654321", channel="voice").status_code == 200
+    answered, missed = sorted(sim.wait_for(2), key=lambda r: r["to"] != MOBILE)
     notice = f"{web}/callbacks/ronglian/voice?token="
 
-    assert sim.push_voice_result(call, url=notice + "wrong").status_code == 403
-    answer = sim.push_voice_result(call, url=notice + CALLBACK_TOKEN)
+    assert sim.push_voice_result(answered, url=notice + "wrong").status_code == 403
+    answer = sim.push_voice_result(answered, url=notice + CALLBACK_TOKEN)
+    assert answer.status_code == 200
+    assert "<statuscode>000000</statuscode>" in answer.text  # RongLian's XML, answered in kind
+    as_json = {"action": "VoiceCode", "callSid": missed["callSid"], "state": "1"}
+    answer = requests.post(notice + CALLBACK_TOKEN, json=as_json, timeout=10)
     assert (answer.status_code, answer.json()) == (200, {"statusCode": "000000"})
-    bad = requests.post(notice + CALLBACK_TOKEN, json={"action": "Other"}, timeout=10)
-    assert (bad.status_code, bad.json()["error"]) == (400, "invalid_request")
 
     status = runner.invoke(args=["sms", "status", MOBILE], env=VOICE)
     assert "delivered" in status.output and "voice:0" in status.output
+    status = runner.invoke(args=["sms", "status", "13987654321"], env=VOICE)
+    assert "failed" in status.output and "voice:1" in status.output
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"<Request><action>Other</action></Request>",
+        b"<Request><action>VoiceCode</action><state>0</state></Request>",  # no callSid
+        b"<Request><action>VoiceCode",
+        b'<!DOCTYPE r [<!ENTITY a "aaaa">]><Request><action>&a;</action></Request>',
+        b'{"action": "VoiceCode", "callSid": "x", "state": true}',
+        b"[1, 2]",
+    ],
+)
+def test_a_voice_notice_not_in_ronglians_format_is_a_400(settings, body):
+    from project import create_app
+
+    client = create_app({**settings, **VOICE}).test_client()
+    answer = client.post(
+        f"/callbacks/ronglian/voice?token={CALLBACK_TOKEN}", data=body, content_type="text/plain"
+    )
+    assert (answer.status_code, answer.json["error"]) == (400, "invalid_request")
 
 
 def test_the_cooldown_is_shared_by_sms_and_voice(start_web, start_worker, sim):

@@ -41,6 +41,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from xml.sax.saxutils import escape
 
 import requests
 
@@ -134,18 +135,29 @@ class RongLianSimulator:
 
     # ----- the protocol ---------------------------------------------------
     def push_voice_result(
-        self, record: dict[str, Any], answered: bool = True, url: str | None = None
+        self, record: dict[str, Any], state: str = "0", url: str | None = None
     ) -> requests.Response:
-        """POST RongLian's voice-verify result notice for a recorded call to its respUrl."""
-        notice = {
+        """POST RongLian's voice-verify result notice (XML, text/plain) for a recorded call.
+
+        ``state``: 0 answered, 1 not answered, 2 the call failed. To its
+        ``respUrl`` unless ``url`` is given.
+        """
+        fields = {
             "action": "VoiceCode",
-            "callSid": record["callSid"],
             "number": record["to"],
-            "state": "0" if answered else "1",
-            "duration": "12" if answered else "0",
+            "callSid": record["callSid"],
+            "state": state,
+            "duration": "12" if state == "0" else "0",
             "userData": record.get("userData") or "",
         }
-        return requests.post(url or record["respUrl"], json=notice, timeout=10)
+        body = "".join(f"<{name}>{escape(str(value))}</{name}>" for name, value in fields.items())
+        notice = f'<?xml version="1.0" encoding="UTF-8"?><Request>{body}</Request>'
+        return requests.post(
+            url or record["respUrl"],
+            data=notice.encode(),
+            headers={"Content-Type": "text/plain"},
+            timeout=10,
+        )
 
     def _check(self, acc: str, sig: str, auth: str, body: dict[str, Any], kind: str) -> str:
         if acc != self.acc_id:

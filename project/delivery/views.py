@@ -63,8 +63,11 @@ def ronglian_voice() -> Response:
     if refused is not None:
         return refused
     try:
-        reports = ronglian_voice_format.parse(request.get_json(force=True, silent=True))
+        notice, as_xml = ronglian_voice_format.read(request.get_data())
+        reports = ronglian_voice_format.parse(notice)
     except BadReport:
         return error_response(400, "invalid_request")
     record_reports("ronglian", reports)
-    return jsonify(ronglian_voice_format.ANSWER)
+    if as_xml:
+        return Response(ronglian_voice_format.XML_ANSWER, content_type="application/xml")
+    return jsonify(ronglian_voice_format.JSON_ANSWER)

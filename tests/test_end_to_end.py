@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,20 +163,37 @@ def test_with_redis_stopped_the_endpoint_answers_503_fast_and_recovers(
     assert len(sim.wait_for(1, timeout=30)) == 1
 
 
-def test_send_sms_delay_typed_in_flask_shell_sends_that_sms(start_worker, sim, settings):
-    start_worker(pool="threads")
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "send_sms.delay('1', '13912345678', ['654321', '5'])",
+        "send_sms.delay(tid='1', mobile='13912345678', datas=['654321', '5'])",
+    ],
+    ids=["positional", "keywords"],
+)
+def test_send_sms_delay_typed_in_flask_shell_sends_that_sms_and_leaks_nothing(
+    start_worker, sim, settings, typed
+):
+    json_logs = {"LOG_FORMAT": "json"}
+    worker = start_worker(env=json_logs, pool="threads")
     flask = Path(sys.executable).parent / "flask"
-    typed = "send_sms.delay('1', '13912345678', ['654321', '5'])\n"
 
     shell = subprocess.run(
         [str(flask), "--app", "wsgi", "shell"],
-        input=typed,
+        input=typed + "\n",
         text=True,
         capture_output=True,
         timeout=60,
-        env={**os.environ, **settings},
+        env={**os.environ, **settings, **json_logs},
     )
 
     assert shell.returncode == 0, shell.stderr
     [sms] = sim.wait_for(1)
     assert (sms["to"], sms["datas"]) == ("13912345678", ["654321", "5"])
+    time.sleep(0.5)
+    lines = [line for line in worker.output().splitlines() if line.startswith("{")]
+    assert lines and all(json.loads(line) for line in lines)
+    text = worker.output() + shell.stdout + shell.stderr
+    assert "139****5678" in text
+    for secret in ("13912345678", "654321"):
+        assert secret not in text, f"{secret} leaked"

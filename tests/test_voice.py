@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from project.providers.console import ConsoleProvider
-from tests.conftest import ACC_TOKEN, APP_ID, CALLBACK_TOKEN
+from tests.conftest import ACC_ID, ACC_TOKEN, APP_ID, CALLBACK_TOKEN
 
 MOBILE = "13812345678"
 FAST_RETRIES = {"SMS_RETRY_BACKOFF": "0.2", "SMS_RETRY_BACKOFF_MAX": "1"}
@@ -200,3 +200,17 @@ def test_voice_is_refused_when_no_provider_calls(app, vendor_settings, providers
     vendor_app = create_app({**vendor_settings, "SMS_PROVIDER": providers})
     answer = vendor_app.test_client().post(f"/users/sms/{MOBILE}", json={"channel": "voice"})
     assert (answer.status_code, answer.json["error"]) == (400, "invalid_request")
+
+
+def test_the_simulator_pushes_a_voice_result_when_asked_over_http(start_web, sim):
+    """``POST /_sim/voice-result``: the standalone simulator's notice, as RongLian sends it."""
+    from project.providers.ronglian import RongLianProvider
+
+    web = start_web(env=VOICE)
+    provider = RongLianProvider(ACC_ID, ACC_TOKEN, APP_ID, sim.url)
+    placed = provider.call(MOBILE, "123456", "login")
+    assert placed.ok and placed.message_id
+
+    notice = f"{web}/callbacks/ronglian/voice?token={CALLBACK_TOKEN}"
+    pushed = requests.post(f"{sim.url}/_sim/voice-result", json={"url": notice}, timeout=10)
+    assert pushed.json() == {"statusCode": "000000"}  # the service answered it with 200

@@ -21,8 +21,9 @@ recorded with ``kind: "voice"``; ``push_voice_result`` then posts RongLian's
 result notice for it to its ``respUrl``.
 
 Run standalone: ``python -m tools.ronglian_sim --port 8883``; then
-``GET /_sim/messages``, ``POST /_sim/script`` and ``POST /_sim/reset``
-control it over HTTP.
+``GET /_sim/messages``, ``POST /_sim/script``, ``POST /_sim/reset`` and
+``POST /_sim/voice-result`` (``{"index": -1, "state": "0", "url": ...}``: push
+the notice of that recorded call) control it over HTTP.
 """
 
 from __future__ import annotations
@@ -325,6 +326,12 @@ class RongLianSimulator:
                     sim.script(*payload.get("answers", []))
                     if "delay" in payload:
                         sim.delay = float(payload["delay"])
+                elif self.path == "/_sim/voice-result":
+                    calls = [r for r in sim.requests() if r["kind"] == "voice" and "callSid" in r]
+                    record = calls[int(payload.get("index", -1))]
+                    sim.push_voice_result(
+                        record, str(payload.get("state", "0")), payload.get("url")
+                    )
                 else:
                     return self._reply(404, {"statusCode": "404"})
                 self._reply(200, {"statusCode": SUCCESS})

@@ -213,4 +213,9 @@ def test_the_simulator_pushes_a_voice_result_when_asked_over_http(start_web, sim
 
     notice = f"{web}/callbacks/ronglian/voice?token={CALLBACK_TOKEN}"
     pushed = requests.post(f"{sim.url}/_sim/voice-result", json={"url": notice}, timeout=10)
-    assert pushed.json() == {"statusCode": "000000"}  # the service answered it with 200
+    assert pushed.json() == {"statusCode": "000000", "pushed": 200}  # the service took it
+    wrong = {"url": notice + "x"}
+    assert (
+        requests.post(f"{sim.url}/_sim/voice-result", json=wrong, timeout=10).json()["pushed"]
+        == 403
+    )

@@ -329,9 +329,9 @@ class RongLianSimulator:
                 elif self.path == "/_sim/voice-result":
                     calls = [r for r in sim.requests() if r["kind"] == "voice" and "callSid" in r]
                     record = calls[int(payload.get("index", -1))]
-                    sim.push_voice_result(
-                        record, str(payload.get("state", "0")), payload.get("url")
-                    )
+                    state, url = str(payload.get("state", "0")), payload.get("url")
+                    pushed = sim.push_voice_result(record, state, url)
+                    return self._reply(200, {"statusCode": SUCCESS, "pushed": pushed.status_code})
                 else:
                     return self._reply(404, {"statusCode": "404"})
                 self._reply(200, {"statusCode": SUCCESS})

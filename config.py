@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from celery.schedules import crontab
+from kombu import Exchange, Queue
 from limits import parse_many
 
 # Keys that were ever written down somewhere public: the development and
@@ -52,6 +53,22 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return _number(env, name, default, float, 0.001)
+
+
+def _addresses(env: Mapping[str, str], name: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as a list of pairs; [] when unset."""
+    raw = env.get(name) or ""
+    found = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name} must be host:port pairs separated by commas, got {raw!r}")
+        found.append((host, int(port)))
+    return found
+
+
+def _amqp(url: str) -> bool:
+    return urlsplit(url.split(";", 1)[0]).scheme in {"amqp", "amqps", "pyamqp"}
 
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
@@ -121,17 +138,6 @@ def _test_numbers(env: Mapping[str, str]) -> dict[str, str]:
     return numbers
 
 
-def _host_ports(raw: str, name: str) -> list[tuple[str, int]]:
-    """``host:port,host:port`` as pairs; a malformed entry names the setting."""
-    pairs = []
-    for item in raw.split(","):
-        host, _, port = item.strip().rpartition(":")
-        if not host or not port.isdigit():
-            raise ConfigError(f"{name} must be host:port pairs separated by commas, got {raw!r}")
-        pairs.append((host, int(port)))
-    return pairs
-
-
 class Config:
     """Settings shared by every environment, with the contract's defaults."""
 
@@ -150,6 +156,16 @@ class Config:
         # Seconds for connecting to and talking with Redis: a request must
         # answer 503 quickly instead of hanging when Redis is away.
         self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 1.0)
+        # Sentinel: every Redis role follows the elected master. Cluster: the
+        # code store and the limiter shard over the cluster's masters.
+        self.REDIS_SENTINELS = _addresses(env, "REDIS_SENTINELS")
+        self.REDIS_SENTINEL_MASTER = env.get("REDIS_SENTINEL_MASTER") or None
+        if self.REDIS_SENTINELS and not self.REDIS_SENTINEL_MASTER:
+            raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER to be set")
+        if self.REDIS_SENTINEL_MASTER and not self.REDIS_SENTINELS:
+            raise ConfigError("REDIS_SENTINEL_MASTER needs REDIS_SENTINELS to be set")
+        self.REDIS_CLUSTER_NODES = _addresses(env, "REDIS_CLUSTER_NODES")
+        self.REDIS_DB = int(urlsplit(self.REDIS_URL).path.strip("/") or 0)
 
         # One provider or an ordered chain of them (``ronglian,aliyun``).
         self.SMS_PROVIDERS = [
@@ -253,6 +269,12 @@ class Config:
         self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
         self.CELERY = self._celery(env)
 
+    def _sentinel_url(self) -> str | None:
+        """kombu's and Celery's form of the Sentinels: ``sentinel://h:p/db;sentinel://...``."""
+        if not self.REDIS_SENTINELS:
+            return None
+        return ";".join(f"sentinel://{h}:{p}/{self.REDIS_DB}" for h, p in self.REDIS_SENTINELS)
+
     def _abuse(self, env: Mapping[str, str]) -> None:
         """The abuse defence (``project.abuse``): captcha, risk, conversion, budgets."""
         self.SMS_CAPTCHA = (env.get("SMS_CAPTCHA") or "auto").strip().lower()
@@ -284,7 +306,9 @@ class Config:
 
     def _celery(self, env: Mapping[str, str]) -> dict[str, Any]:
         """Celery's own (lower-case) settings, loaded by ``celery_init_app``."""
-        broker_url = env.get("CELERY_BROKER_URL") or self.REDIS_URL
+        redis_url = self._sentinel_url() or self.REDIS_URL
+        broker_url = env.get("CELERY_BROKER_URL") or redis_url
+        backend_url = env.get("CELERY_RESULT_BACKEND") or redis_url
         timeout = self.REDIS_SOCKET_TIMEOUT
         transport: dict[str, Any] = {}
         if self._redis_broker(broker_url):
@@ -302,14 +326,28 @@ class Config:
                 # pool of 50-200: acks then fail with "Too many connections".
                 "max_connections": _int(env, "CELERY_BROKER_MAX_CONNECTIONS", 500, minimum=10),
             }
-        elif urlsplit(broker_url.split(";")[0]).scheme.startswith("amqp"):
+        elif _amqp(broker_url):
             # Publisher confirms: a send the broker did not confirm is an
-            # error for the web to answer 503, never a 200 with a lost SMS.
+            # error for the web to answer 503, never a 200 with a lost SMS. A
+            # confirmed send is on a majority of a quorum queue's nodes and
+            # survives the loss of one.
             transport = {"confirm_publish": True}
+        backend_transport: dict[str, Any] = {"retry_policy": {"max_retries": 1}}
+        if self.REDIS_SENTINEL_MASTER:
+            sentinel = {
+                "master_name": self.REDIS_SENTINEL_MASTER,
+                "sentinel_kwargs": {"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            }
+            if urlsplit(broker_url).scheme == "sentinel":
+                transport.update(sentinel)
+            if urlsplit(backend_url).scheme == "sentinel":
+                backend_transport.update(sentinel)
+        queue = env.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
         return {
             "broker_url": broker_url,
-            "result_backend": env.get("CELERY_RESULT_BACKEND") or self.REDIS_URL,
-            "task_default_queue": env.get("CELERY_TASK_DEFAULT_QUEUE") or "celery",
+            "result_backend": backend_url,
+            "task_default_queue": queue,
+            **self._rabbitmq(env, broker_url, queue),
             # The modules whose tasks a worker must know (the web imports
             # project.tasks itself).
             "include": ["project.tasks", "project.periodic"],
@@ -335,7 +373,7 @@ class Config:
             "broker_channel_error_retry": True,
             "broker_connection_timeout": timeout,
             "broker_transport_options": transport,
-            "result_backend_transport_options": {"retry_policy": {"max_retries": 1}},
+            "result_backend_transport_options": backend_transport,
             "redis_socket_timeout": timeout,
             "redis_socket_connect_timeout": timeout,
             # Publishing from a web request: give up fast so the view can
@@ -366,6 +404,41 @@ class Config:
             },
         }
 
+    def _rabbitmq(self, env: Mapping[str, str], broker_url: str, queue: str) -> dict[str, Any]:
+        """Quorum queue, publisher confirms and a dead-letter queue, with an amqp:// broker."""
+        amqp = _amqp(broker_url)
+        queue_type = self.CELERY_QUEUE_TYPE = (
+            env.get("CELERY_QUEUE_TYPE") or ("quorum" if amqp else "classic")
+        ).lower()
+        if queue_type not in {"classic", "quorum"}:
+            raise ConfigError(
+                f"CELERY_QUEUE_TYPE must be 'classic' or 'quorum', got {queue_type!r}"
+            )
+        if queue_type == "quorum" and not amqp:
+            raise ConfigError("CELERY_QUEUE_TYPE=quorum needs an amqp:// CELERY_BROKER_URL")
+        if not amqp:
+            return {}
+        self.CELERY_DELIVERY_LIMIT = _int(env, "CELERY_DELIVERY_LIMIT", 10, minimum=1)
+        return {
+            "task_default_queue_type": queue_type,
+            # Native delayed delivery (countdown retries on quorum queues)
+            # routes through topic exchanges; a direct one would hold ETA
+            # tasks in the worker's memory instead.
+            "task_default_exchange_type": "topic",
+            "task_queues": [celery_queue(queue, queue_type, self.CELERY_DELIVERY_LIMIT)],
+            # A worker cut from RabbitMQ has its unacknowledged sends
+            # requeued for the other workers at once: finishing them too
+            # would race those redeliveries and could send an SMS twice.
+            # (A Redis broker requeues only after the visibility timeout and
+            # takes a late ack on a new connection: no cancelling there.)
+            "worker_cancel_long_running_tasks_on_connection_loss": True,
+            # A dead node's consumers notice within two heartbeats.
+            "broker_heartbeat": 10,
+            # Delayed delivery set up on one live node, not on every URL in
+            # turn (see project/delayed_delivery.py).
+            "worker_consumer": "project.delayed_delivery:Consumer",
+        }
+
     def _beat(self, env: Mapping[str, str]) -> dict[str, Any]:
         """celery-redbeat: a beat may run on every host; a Redis lock lets one act.
 
@@ -384,19 +457,16 @@ class Config:
                 "socket_connect_timeout": timeout,
             },
         }
-        sentinels = env.get("REDIS_SENTINELS")
-        if sentinels:
-            # Hook for issue 14's Sentinel support: redbeat's own options, so
-            # the lock and the schedule follow the Sentinel-elected master.
-            if not env.get("REDIS_SENTINEL_MASTER"):
-                raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER to be set")
+        if self.REDIS_SENTINELS:
+            # redbeat's own options, so the lock and the schedule follow the
+            # Sentinel-elected master like every other Redis role.
             url = urlsplit(self.REDIS_URL)
             beat["redbeat_redis_url"] = "redis-sentinel://"
             beat["redbeat_redis_options"] = {
-                "sentinels": _host_ports(sentinels, "REDIS_SENTINELS"),
-                "service_name": env.get("REDIS_SENTINEL_MASTER"),
+                "sentinels": self.REDIS_SENTINELS,
+                "service_name": self.REDIS_SENTINEL_MASTER,
                 "password": url.password,
-                "db": int(url.path.strip("/") or 0),
+                "db": self.REDIS_DB,
                 "socket_timeout": timeout,
             }
         return beat
@@ -523,6 +593,35 @@ PROVIDER_SETTINGS: dict[str, tuple[tuple[str, ...], str | None, str | None]] = {
         "TENCENT_ENDPOINT",
     ),
 }
+
+
+def dead_letter_queue(queue: str) -> Queue:
+    """Where a send goes after ``CELERY_DELIVERY_LIMIT`` deliveries (a poison message)."""
+    return Queue(
+        f"{queue}.dead",
+        Exchange(f"{queue}.dead", type="topic"),
+        routing_key="#",
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
+def celery_queue(queue: str, queue_type: str, delivery_limit: int) -> Queue:
+    """The send queue on RabbitMQ, declared with its queue arguments (not a policy).
+
+    A quorum queue counts redeliveries (a worker that died mid-send, a
+    requeue) and dead-letters a message past ``x-delivery-limit``, so a
+    send that crashes every worker stops circling. Classic queues have no
+    delivery count; there the limit and the dead-letter queue do not apply.
+    """
+    arguments: dict[str, Any] = {"x-queue-type": queue_type}
+    if queue_type == "quorum":
+        arguments |= {
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": f"{queue}.dead",
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",  # at-least-once dead-lettering requires it
+        }
+    return Queue(queue, Exchange(queue, type="topic"), routing_key=queue, queue_arguments=arguments)
 
 
 class DevelopmentConfig(Config):

@@ -10,8 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import worker_ready
 from flask import Flask
 
+from config import dead_letter_queue
+
+from . import sentinel_broker  # noqa: F401  (registers the sentinel:// transport)
 from .redis_store import BEAT_KEY_PREFIX, BEAT_LOCK_KEY
 
 
@@ -30,3 +34,20 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
+
+
+def declare_dead_letter_queues(celery_app: Celery) -> None:
+    """Declare the dead-letter queue of each queue that names one, so nothing is dropped.
+
+    Workers never consume it: an operator reads it (``rabbitmqctl list_queues``)
+    and moves a message back by hand once its cause is fixed.
+    """
+    for queue in celery_app.conf.task_queues or ():
+        if (queue.queue_arguments or {}).get("x-dead-letter-exchange"):
+            with celery_app.connection_for_write() as conn:
+                dead_letter_queue(queue.name)(conn.default_channel).declare()
+
+
+@worker_ready.connect
+def _declare_on_start(sender: Any = None, **_: Any) -> None:
+    declare_dead_letter_queues(sender.app)

@@ -1,8 +1,10 @@
 """Flask-Limiter against abuse: per-IP limits on sending and verifying.
 
 The limiter counts in the same Redis as the codes (sharing its connection
-pool) and fails closed: when Redis cannot be reached a limit check raises
-and the request answers 503, so the send endpoint never becomes unlimited.
+pool; under Sentinel the elected master, never a replica, so a count is
+never read stale; on a Redis Cluster its own cluster client) and fails
+closed: when Redis cannot be reached a limit check raises and the request
+answers 503, so the send endpoint never becomes unlimited.
 The per-mobile daily cap is counted inside the atomic claim of a code
 (``redis_store.CLAIM``) and answered with the same 429 (``rate_limited``).
 
@@ -78,18 +80,42 @@ def handle_rate_limited(exc: RateLimitExceeded) -> Response:
     return rate_limited(wait, exc.limit.limit.amount)
 
 
+def storage(app: Flask) -> tuple[str, dict]:
+    """The limits storage URI and options for the app's Redis deployment."""
+    config = app.config
+    timeout = config["REDIS_SOCKET_TIMEOUT"]
+    timeouts = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if config["REDIS_CLUSTER_NODES"]:
+        nodes = ",".join(f"{h}:{p}" for h, p in config["REDIS_CLUSTER_NODES"])
+        return f"redis+cluster://{nodes}", timeouts
+    if config["REDIS_SENTINELS"]:
+        nodes = ",".join(f"{h}:{p}" for h, p in config["REDIS_SENTINELS"])
+        uri = f"redis+sentinel://{nodes}/{config['REDIS_SENTINEL_MASTER']}"
+        return uri, {
+            "use_replicas": False,
+            "sentinel_kwargs": timeouts,
+            "db": config["REDIS_DB"],
+            **timeouts,
+        }
+    return config["REDIS_URL"], {"connection_pool": get_redis(app).connection_pool}
+
+
 def init_app(app: Flask) -> None:
     proxies = app.config["TRUSTED_PROXY_COUNT"]
     if proxies:
         # Only then is X-Forwarded-For believed: otherwise any client could
         # pick the bucket it is counted in.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    uri, options = storage(app)
     app.config.update(
-        RATELIMIT_STORAGE_URI=app.config["REDIS_URL"],
-        RATELIMIT_STORAGE_OPTIONS={"connection_pool": get_redis(app).connection_pool},
+        RATELIMIT_STORAGE_URI=uri,
+        RATELIMIT_STORAGE_OPTIONS=options,
         RATELIMIT_KEY_PREFIX="sms-limit",
         RATELIMIT_SWALLOW_ERRORS=False,
         RATELIMIT_HEADERS_ENABLED=False,  # set on 429s by handle_rate_limited
     )
+    # Flask-Limiter merges each init's storage options into the last ones:
+    # start afresh, or a Redis connection pool would reach a cluster storage.
+    limiter._storage_options = {}
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)

@@ -1,11 +1,15 @@
 """Redis: the client, every key name and every Lua script of the service.
 
 Each operation that must be atomic across many web processes is one Lua
-script, so a reader finds the whole storage protocol in this file. Issuing a
-code is one round trip: cooldown, daily cap, code, and counters together,
-with the abuse defence's service-wide counters (``Reservation``) pipelined
-beside the script as separate commands; before it, one pipelined read
-(``AbuseStore.read``) lets a refusal happen before anything is written.
+script, so a reader finds the whole storage protocol in this file. Every
+script touches the keys of one Redis Cluster slot only: a mobile's keys
+carry the mobile as hash tag (``sms:{13800138000}:code``), a send's its id,
+and service-wide counters are never touched inside a script: the abuse
+defence's (``Reservation``) ride in the claim's pipeline as separate
+commands, the metrics follow it. Before the claim, one pipelined read
+(``AbuseStore.read``) lets a refusal happen before anything is written. The
+same code runs on one Redis, on the master Sentinel names, and on a Redis
+Cluster (``REDIS_CLUSTER_NODES``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from redis import Redis
+from redis import Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.commands.core import Script
 from redis.exceptions import ReadOnlyError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 EXTENSION = "redis"
 STORE = "sms_code_store"
@@ -37,21 +44,41 @@ BEAT_KEY_PREFIX = "sms:beat:"
 BEAT_LOCK_KEY = "sms:beat:lock"
 
 
-def init_app(app: Flask) -> None:
-    """Create the app's Redis client (short time-outs), code store and send ledger.
+def connect(config: dict) -> Redis | RedisCluster:
+    """The code store's client: a Redis Cluster, Sentinel's master, or one Redis.
 
     redis-py retries ten times with back-off by default; one immediate retry
     keeps a request fast when Redis is down yet survives a stale pooled
-    connection after a Redis restart (the claim script is safe to repeat).
+    connection after a Redis restart or a failover (the claim script is safe
+    to repeat). Under Sentinel every new connection asks the sentinels for
+    the master, and a connection to a demoted master (READONLY) is dropped:
+    a failover is a few seconds of 503s until a replica is promoted.
     """
-    timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-    client = Redis.from_url(
-        app.config["REDIS_URL"],
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
-        health_check_interval=30,
+    timeout = config["REDIS_SOCKET_TIMEOUT"]
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if config["REDIS_CLUSTER_NODES"]:
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in config["REDIS_CLUSTER_NODES"]],
+            retry=Retry(NoBackoff(), 1),
+            **options,
+        )
+    if config["REDIS_SENTINELS"]:
+        sentinel = Sentinel(config["REDIS_SENTINELS"], sentinel_kwargs=options, **options)
+        return sentinel.master_for(
+            config["REDIS_SENTINEL_MASTER"],
+            db=config["REDIS_DB"],
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
+            **options,
+        )
+    return Redis.from_url(
+        config["REDIS_URL"], retry=Retry(NoBackoff(), 1), health_check_interval=30, **options
     )
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's Redis client (short time-outs), code store and send ledger."""
+    client = connect(app.config)
     app.extensions[EXTENSION] = client
     app.extensions[STORE] = CodeStore(client)
     app.extensions[LEDGER] = SendLedger(client, app.config["SMS_SEND_LOCK_TTL"])
@@ -64,8 +91,10 @@ def reset_after(exc: BaseException, app: Flask | None = None) -> None:
     The next command connects afresh and so reaches whichever server the
     address (or Sentinel) now names as master, instead of the demoted one.
     """
-    if isinstance(exc, ReadOnlyError):
-        get_redis(app).connection_pool.disconnect()
+    # A RedisCluster client has no one pool: it re-reads the slot map itself.
+    pool = getattr(get_redis(app), "connection_pool", None)
+    if isinstance(exc, ReadOnlyError) and pool is not None:
+        pool.disconnect()
 
 
 def get_redis(app: Flask | None = None) -> Redis:
@@ -103,42 +132,41 @@ def metrics_day_key(day: str) -> str:
     return f"sms:metrics:day:{day}"
 
 
-def add_counts(pipe: Pipeline, *names: str) -> None:
-    """Queue +1 on each counter, all-time and today's, onto ``pipe``."""
+def in_pipeline(pipe: Pipeline, script: Script, keys: list, args: list) -> None:
+    """Queue ``script`` onto ``pipe``, on one Redis and on a Redis Cluster alike.
+
+    A cluster pipeline refuses EVALSHA (it cannot load a missing script
+    mid-pipeline), so there the script travels with EVAL; one Redis keeps
+    EVALSHA with redis-py's reload on NOSCRIPT.
+    """
+    if isinstance(pipe, ClusterPipeline):
+        pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
+    else:
+        script(keys, args, client=pipe)
+
+
+def add_counts(pipe: Pipeline, *names: str, by: int = 1) -> None:
+    """Queue +``by`` on each counter, all-time and today's, onto ``pipe``."""
     day_key = metrics_day_key(today())
     for name in names:
-        pipe.hincrby(METRICS_KEY, name, 1)
-        pipe.hincrby(day_key, name, 1)
+        pipe.hincrby(METRICS_KEY, name, by)
+        pipe.hincrby(day_key, name, by)
     pipe.expire(day_key, METRICS_DAY_KEEP)
 
 
-# Counters: +1 to a field of the all-time hash and of the day's hash.
-_COUNT = """
-local function count(name)
-  redis.call('HINCRBY', KEYS[5], name, 1)
-  redis.call('HINCRBY', KEYS[6], name, 1)
-end
-"""
-
-# KEYS: cooldown, code, attempts, daily count, metrics, day's metrics.
+# KEYS: cooldown, code, attempts, daily count (one mobile: one slot).
 # ARGV: claim token, interval, code digest, ttl, daily limit, seconds to
-# midnight, metrics retention. Returns {0, 0} when the code is issued (also
-# when a retried call finds its own token), {1, seconds} during a cooldown,
-# {2, seconds} when the mobile's daily cap is reached.
-CLAIM = (
-    _COUNT
-    + """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return {0, 0} end
-count('codes_requested')
-redis.call('EXPIRE', KEYS[6], ARGV[7])
+# midnight. Returns {0, 0} when the code is issued, {0, -1} when a retried
+# call finds its own token (already issued, already counted), {1, seconds}
+# during a cooldown, {2, seconds} when the mobile's daily cap is reached.
+CLAIM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return {0, -1} end
 local left = redis.call('TTL', KEYS[1])
 if left ~= -2 then
-  count('cooldown_refusals')
   if left < 1 then left = 1 end
   return {1, left}
 end
 if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[5]) then
-  count('rate_limit_refusals')
   return {2, math.max(1, redis.call('TTL', KEYS[4]))}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -146,20 +174,16 @@ redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 redis.call('DEL', KEYS[3])
 redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
-count('codes_issued')
 return {0, 0}
 """
-)
 
-# KEYS: cooldown, code, daily count, metrics, day's metrics. ARGV: token, digest.
+# KEYS: cooldown, code, daily count. ARGV: token, digest.
 # Undoes a claim whose send could not be enqueued, touching nothing newer.
 RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 if redis.call('DECR', KEYS[3]) <= 0 then redis.call('DEL', KEYS[3]) end
-redis.call('HINCRBY', KEYS[4], 'codes_issued', -1)
-redis.call('HINCRBY', KEYS[5], 'codes_issued', -1)
 return 1
 """
 
@@ -202,6 +226,12 @@ return 'busy'
 """
 
 ISSUED, COOLDOWN, DAILY_CAP = 0, 1, 2
+# The counter each claim outcome adds to, beside codes_requested.
+OUTCOME_COUNTERS = {
+    ISSUED: "codes_issued",
+    COOLDOWN: "cooldown_refusals",
+    DAILY_CAP: "rate_limit_refusals",
+}
 
 
 @dataclass(frozen=True)
@@ -213,7 +243,7 @@ class Claim:
 class CodeStore:
     """The verification-code records of one Redis, one mobile at a time."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis | RedisCluster) -> None:
         self.client = client
         self._claim = client.register_script(CLAIM)
         self._release = client.register_script(RELEASE)
@@ -223,20 +253,20 @@ class CodeStore:
     @staticmethod
     def _cooldown_key(mobile: str) -> str:
         """One cooldown per mobile, whatever the purpose: one SMS a minute per phone."""
-        return f"sms:cooldown:{mobile}"
+        return f"sms:{{{mobile}}}:cooldown"
 
     @classmethod
     def _code_keys(cls, mobile: str, purpose: str) -> tuple[str, str, str]:
-        """Cooldown, code and attempts: the code and its guesses are per purpose."""
+        """Cooldown, code and attempts (one slot: the mobile's); code and guesses per purpose."""
         return (
             cls._cooldown_key(mobile),
-            f"sms:code:{mobile}:{purpose}",
-            f"sms:attempts:{mobile}:{purpose}",
+            f"sms:{{{mobile}}}:code:{purpose}",
+            f"sms:{{{mobile}}}:attempts:{purpose}",
         )
 
     @staticmethod
     def _daily_key(mobile: str, day: str) -> str:
-        return f"sms:daily:{mobile}:{day}"
+        return f"sms:{{{mobile}}}:daily:{day}"
 
     def claim(
         self,
@@ -256,30 +286,20 @@ class CodeStore:
         """
         now = datetime.now(TIMEZONE)
         day = today(now)
-        keys = [
-            *self._code_keys(mobile, purpose),
-            self._daily_key(mobile, day),
-            METRICS_KEY,
-            metrics_day_key(day),
-        ]
-        args = [
-            token,
-            interval,
-            digest,
-            ttl,
-            daily_limit,
-            seconds_until_tomorrow(now),
-            METRICS_DAY_KEEP,
-        ]
+        keys = [*self._code_keys(mobile, purpose), self._daily_key(mobile, day)]
+        args = [token, interval, digest, ttl, daily_limit, seconds_until_tomorrow(now)]
         if reservation is None:
-            outcome, wait = self._claim(keys, args)
-            return Claim(int(outcome), int(wait))
-        with self.client.pipeline(transaction=False) as pipe:
-            reservation.queue(pipe)
-            self._claim(keys, args, client=pipe)
-            *counts, (outcome, wait) = pipe.execute()
-        reservation.took(counts)
-        return Claim(int(outcome), int(wait))
+            result = self._claim(keys, args)
+        else:
+            with self.client.pipeline(transaction=False) as pipe:
+                reservation.queue(pipe)
+                in_pipeline(pipe, self._claim, keys, args)
+                *counts, result = pipe.execute()
+            reservation.took(counts)
+        outcome, wait = (int(n) for n in result)
+        if wait >= 0:  # not a repeat of a claim already counted
+            self._count("codes_requested", OUTCOME_COUNTERS[outcome])
+        return Claim(outcome, max(0, wait))
 
     def put_fixed(self, mobile: str, purpose: str, digest: str, ttl: int) -> None:
         """Store a test number's fixed code: no cooldown, no cap, counted apart."""
@@ -293,9 +313,21 @@ class CodeStore:
     def release(self, mobile: str, purpose: str, token: str, digest: str) -> None:
         """Undo a claim whose SMS could not be enqueued."""
         cooldown, code, _ = self._code_keys(mobile, purpose)
-        day = today()
-        keys = [cooldown, code, self._daily_key(mobile, day), METRICS_KEY, metrics_day_key(day)]
-        self._release(keys, [token, digest])
+        if self._release([cooldown, code, self._daily_key(mobile, today())], [token, digest]):
+            self._count("codes_issued", by=-1)
+
+    def _count(self, *names: str, by: int = 1) -> None:
+        """Service-wide counters, outside the per-mobile scripts (another slot).
+
+        A counter is worth less than the code it counts: Redis failing here
+        does not fail the issue.
+        """
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                add_counts(pipe, *names, by=by)
+                pipe.execute()
+        except RedisError:
+            pass
 
     def current_digest(self, mobile: str, purpose: str) -> str | None:
         """The stored digest of the purpose's live code, or None."""
@@ -313,7 +345,7 @@ class CodeStore:
 
     @staticmethod
     def _redeemed_key(mobile: str, token_id: str) -> str:
-        return f"sms:redeemed:{mobile}:{token_id}"
+        return f"sms:{{{mobile}}}:redeemed:{token_id}"
 
     def redeem(self, mobile: str, token_id: str, lifetime: int) -> bool:
         """Mark a verification token redeemed; True for the one first caller.
@@ -343,7 +375,7 @@ class SendLedger:
 
     @staticmethod
     def _keys(send_id: str) -> list[str]:
-        return [f"sms:sent:{send_id}", f"sms:sending:{send_id}"]
+        return [f"sms:send:{{{send_id}}}:sent", f"sms:send:{{{send_id}}}:lock"]
 
     def begin(self, send_id: str, owner: str) -> str:
         """'go', 'sent' or 'busy' (see BEGIN_SEND)."""
@@ -676,7 +708,9 @@ class CircuitBreakers:
     def record(self, provider: str, ok: bool, outcome: str, seconds: float) -> None:
         """The call's outcome for the breaker; its count and latency by provider."""
         with self.client.pipeline(transaction=False) as pipe:
-            self._record([self._key(provider)], [int(ok), self.failures, BREAKER_KEEP], client=pipe)
+            in_pipeline(
+                pipe, self._record, [self._key(provider)], [int(ok), self.failures, BREAKER_KEEP]
+            )
             pipe.hincrby(PROVIDER_SENDS_KEY, f"{provider}:{outcome}", 1)
             observe(pipe, PROVIDER_LATENCY_KEY, provider, seconds, LATENCY_BUCKETS)
             pipe.execute()
@@ -715,7 +749,7 @@ class SendRecords:
         """Record the send (queued) under its mobile; the provider it is pinned to, if any."""
         mobile_key = self._mobile_key(mobile)
         with self.client.pipeline(transaction=False) as pipe:
-            self._start([self._key(send_id)], [masked, now, self.keep], client=pipe)
+            in_pipeline(pipe, self._start, [self._key(send_id)], [masked, now, self.keep])
             pipe.lrem(mobile_key, 0, send_id)
             pipe.lpush(mobile_key, send_id)
             pipe.ltrim(mobile_key, 0, SENDS_PER_MOBILE - 1)
@@ -733,7 +767,7 @@ class SendRecords:
     def sent(self, send_id: str, provider: str, message_id: str | None, now: float) -> None:
         fields = ["provider", provider, "sent_at", now, "message_id", message_id or ""]
         with self.client.pipeline(transaction=False) as pipe:
-            self._advance([self._key(send_id)], ["sent", *fields], client=pipe)
+            in_pipeline(pipe, self._advance, [self._key(send_id)], ["sent", *fields])
             if message_id:
                 pipe.set(self._message_key(provider, message_id), send_id, ex=self.keep)
             pipe.execute()

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 TASK_NAME = "send_sms"
 # How a code reaches the phone: a template SMS, or a voice call reading it out.
 CHANNELS = ("sms", "voice")
+# Seconds a worker keeps trying to record a send that went out while Redis
+# is away (a Sentinel failover), within the task's soft time limit.
+RECORD_PATIENCE = 8
 
 
 def backoff(retries: int) -> float:
@@ -111,17 +114,26 @@ def _send(
     chain = get_chain()
 
     def finish(sent: bool, counter: str) -> None:
-        # Redis gone after the send: a retry or an ack must still happen.
+        # Redis gone after the send: a retry or an ack must still happen. A
+        # send that went out is worth waiting for, a failover's few seconds:
+        # unrecorded, its redelivery (the ack is lost with the broker) would
+        # send it again.
         if counter == metrics.SENDS_FAILED:
             chain.failed(send_id, counter)
-        try:
-            ledger.finish(send_id, sent=sent, counter=counter)
-        except UNAVAILABLE as exc:
-            if not unavailable(exc):
-                raise
-            logger.warning(
-                "SMS to %s [%s]: outcome not recorded, Redis unavailable", masked, send_id
-            )
+        deadline = time.monotonic() + (RECORD_PATIENCE if sent else 0)
+        while True:
+            try:
+                ledger.finish(send_id, sent=sent, counter=counter)
+                return
+            except UNAVAILABLE as exc:
+                if not unavailable(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    logger.warning(
+                        "SMS to %s [%s]: outcome not recorded, Redis unavailable", masked, send_id
+                    )
+                    return
+                time.sleep(0.5)
 
     try:
         clear = [unseal(str(d), mobile) for d in datas]
@@ -244,6 +256,8 @@ def enqueue_send(
     task = current_app.extensions["celery"].tasks[TASK_NAME]
     # argsrepr given here spares Celery a saferepr of the arguments.
     kwargs = {"purpose": purpose, "channel": channel}
+    # confirm_timeout bounds the wait for RabbitMQ's publisher confirm: no
+    # confirm in time is a TimeoutError, and so a 503 (other brokers ignore it).
     task.apply_async(
         (tid, mobile, datas),
         kwargs,

@@ -2,7 +2,9 @@
 
 Nothing here fakes Redis or Celery: in-process tests talk to a real
 redis-server started for this session, and process tests start real
-gunicorn and Celery workers against it.
+gunicorn and Celery workers against it. Tests marked ``code_store`` run
+twice: with the code store and the limiter on that single Redis, and on a
+3-master Redis Cluster (the broker then stays on the single Redis).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from project import create_app
 from tools.aliyun_sim import AliyunSimulator
 from tools.rabbitmq_server import RabbitMQServer, rabbitmq_binary
+from tools.redis_cluster import RedisClusterServers
 from tools.redis_server import RedisServer, free_port
 from tools.ronglian_sim import RongLianSimulator
 from tools.services import Service, celery_beat, celery_worker, gunicorn
@@ -63,10 +67,56 @@ def redis_url(redis_server: RedisServer) -> str:
     """A clean database on the session's private Redis."""
     if redis_server.process is None:  # a test stopped it
         redis_server.start()
-    import redis
-
     redis.Redis.from_url(redis_server.url).flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    with RedisClusterServers() as cluster:
+        yield cluster
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "code_store"
+    ):
+        metafunc.parametrize("store_backend", ["redis", "cluster"], indirect=True)
+
+
+@pytest.fixture
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Where the code store and the limiter live: ``redis`` or ``cluster``."""
+    return getattr(request, "param", "redis")
+
+
+@pytest.fixture
+def store_settings(
+    store_backend: str, redis_url: str, request: pytest.FixtureRequest
+) -> dict[str, str]:
+    """The settings that put the code store on ``store_backend`` (clean)."""
+    if store_backend == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        return {"REDIS_CLUSTER_NODES": cluster.addresses}
+    return {}
+
+
+@pytest.fixture
+def store(
+    store_settings: dict[str, str], redis_url: str, request: pytest.FixtureRequest
+) -> redis.Redis:
+    """A client of the code store the app uses, to look at its keys."""
+    if store_settings:
+        return request.getfixturevalue("redis_cluster").client()
+    return redis.Redis.from_url(redis_url)
+
+
+def store_keys(store: redis.Redis, pattern: str = "*") -> list[bytes]:
+    """Keys matching ``pattern`` on every node of the code store."""
+    if isinstance(store, redis.RedisCluster):
+        return store.keys(pattern, target_nodes=redis.RedisCluster.PRIMARIES)
+    return store.keys(pattern)
 
 
 @pytest.fixture(scope="session")
@@ -135,9 +185,12 @@ def vendor_settings(
 
 
 @pytest.fixture
-def settings(redis_url: str, sim: RongLianSimulator) -> dict[str, str]:
+def settings(
+    redis_url: str, store_settings: dict[str, str], sim: RongLianSimulator
+) -> dict[str, str]:
     """Environment-style settings for the app and every process a test starts."""
     return {
+        **store_settings,
         "APP_CONFIG": "testing",
         "REDIS_URL": redis_url,
         "SMS_PROVIDER": "ronglian",

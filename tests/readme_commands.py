@@ -110,7 +110,7 @@ class ReadmeRunner:
         """What a web process does: a code stored and its send queued."""
         done = self.once(self.local(["flask", "--app", "wsgi", "sms", "send", MOBILE]))
         assert done.returncode == 0, done.stderr
-        self.redis().delete(f"sms:cooldown:{MOBILE}")
+        self.redis().delete(f"sms:{{{MOBILE}}}:cooldown")
 
     def delivers(self, what: str) -> None:
         before = len(self.sim.delivered())
@@ -151,7 +151,7 @@ class ReadmeRunner:
         web.wait_for_http(f"{url}/healthz")
         answer = requests.post(f"{url}/users/sms/{MOBILE}", timeout=10)
         assert answer.status_code == 200, answer.text
-        self.redis().delete(f"sms:cooldown:{MOBILE}")
+        self.redis().delete(f"sms:{{{MOBILE}}}:cooldown")
         web.stop()
 
     def flask(self, words: list[str]) -> None:
@@ -169,7 +169,7 @@ class ReadmeRunner:
         if words[-2:] == ["send", "MOBILE"]:
             assert "code issued to 139****5678" in done.stdout
             assert self.redis().llen("celery") == queued + 1
-            self.redis().delete(f"sms:cooldown:{MOBILE}")
+            self.redis().delete(f"sms:{{{MOBILE}}}:cooldown")
         elif words[-1] == "stats":
             assert "codes_issued" in done.stdout and "queue_depth" in done.stdout
 

@@ -14,6 +14,8 @@ from project.delivery.reports import get_records
 from project.redis_store import REPORT_METRICS_KEY, get_redis
 from tests.conftest import CALLBACK_TOKEN
 
+pytestmark = pytest.mark.code_store
+
 MOBILE = "13812345678"
 ANSWERS = {"aliyun": {"code": 0, "msg": "接收成功"}, "tencent": {"result": 0, "errmsg": "OK"}}
 

@@ -13,6 +13,8 @@ from project.delivery.chain import get_chain
 from project.providers import Action
 from project.redis_store import CircuitBreakers, get_redis
 
+pytestmark = pytest.mark.code_store
+
 MOBILE = "13812345678"
 
 

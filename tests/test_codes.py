@@ -8,10 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from project.codes import Cooldown, code_digest, issue_code
+from project.metrics import totals
 from project.mobile import InvalidMobile
+from project.redis_store import get_redis
 from project.sealing import unseal
+from tests.conftest import store_keys
+
+pytestmark = pytest.mark.code_store
 
 MOBILE = "13812345678"
 
@@ -25,7 +31,7 @@ def queued_sends(redis_url: str) -> list[dict]:
     return messages
 
 
-def test_issue_enqueues_the_send_with_the_code_and_its_expiry(app, redis_url):
+def test_issue_enqueues_the_send_with_the_code_and_its_expiry(app, redis_url, store):
     with app.app_context():
         issued = issue_code(MOBILE)
 
@@ -38,7 +44,7 @@ def test_issue_enqueues_the_send_with_the_code_and_its_expiry(app, redis_url):
     with app.app_context():
         code = unseal(sealed, MOBILE)
         assert len(code) == 6 and code.isdigit() and code not in sealed
-        stored = redis.Redis.from_url(redis_url).get(f"sms:code:{MOBILE}:register").decode()
+        stored = store.get(f"sms:{{{MOBILE}}}:code:register").decode()
         assert stored == code_digest(MOBILE, "register", code)
 
 
@@ -54,16 +60,14 @@ def test_the_published_message_shows_monitors_no_code_and_no_mobile(app, redis_u
     assert "138****5678" in message["headers"]["argsrepr"]
 
 
-def test_the_code_and_cooldown_live_as_long_as_configured(settings, redis_url):
+def test_the_code_and_cooldown_live_as_long_as_configured(settings, redis_url, store):
     from project import create_app
 
     app = create_app({**settings, "SMS_CODE_TTL": "120", "SMS_SEND_INTERVAL": "30"})
     with app.app_context():
         issue_code(MOBILE)
-    client = redis.Redis.from_url(redis_url)
-
-    assert 119 <= client.ttl(f"sms:code:{MOBILE}:register") <= 120
-    assert 29 <= client.ttl(f"sms:cooldown:{MOBILE}") <= 30
+    assert 119 <= store.ttl(f"sms:{{{MOBILE}}}:code:register") <= 120
+    assert 29 <= store.ttl(f"sms:{{{MOBILE}}}:cooldown") <= 30
     assert queued_sends(redis_url)[0]["args"][2][1] == "2"  # minutes, rounded up
 
 
@@ -83,7 +87,28 @@ def test_of_many_concurrent_issues_exactly_one_wins(app, redis_url):
     assert len(queued_sends(redis_url)) == 1
 
 
-def test_an_invalid_mobile_stores_nothing(app, redis_url):
+def test_an_invalid_mobile_stores_nothing(app, redis_url, store):
     with app.app_context(), pytest.raises(InvalidMobile):
         issue_code("+8613812345678")
+    assert store_keys(store) == []
     assert redis.Redis.from_url(redis_url).keys("*") == []
+
+
+def test_every_key_of_a_mobile_lives_in_one_cluster_slot(app, store):
+    with app.app_context():
+        issue_code(MOBILE)
+    mine = [k for k in store_keys(store) if MOBILE.encode() in k]
+
+    assert len(mine) == 3  # cooldown, code, today's count
+    assert {key_slot(k) for k in mine} == {key_slot(MOBILE.encode())}
+
+
+def test_the_service_counters_count_each_outcome_outside_the_mobiles_slot(app):
+    with app.app_context():
+        issue_code(MOBILE)
+        with pytest.raises(Cooldown):
+            issue_code(MOBILE)
+        counted = totals(get_redis())
+
+    assert counted["codes_requested"] == 2
+    assert (counted["codes_issued"], counted["cooldown_refusals"]) == (1, 1)

@@ -42,10 +42,58 @@ def test_celery_is_safe_by_default():
     assert celery["broker_transport_options"]["visibility_timeout"] < 300
 
 
+def test_sentinels_carry_the_broker_the_backend_and_the_master_name():
+    config = load_config({"REDIS_SENTINELS": "s1:26379, s2:26379", "REDIS_SENTINEL_MASTER": "m"})
+    celery = config.CELERY
+
+    assert config.REDIS_SENTINELS == [("s1", 26379), ("s2", 26379)]
+    assert celery["broker_url"] == "sentinel://s1:26379/0;sentinel://s2:26379/0"
+    assert celery["result_backend"] == celery["broker_url"]
+    assert celery["broker_transport_options"]["master_name"] == "m"
+    assert celery["result_backend_transport_options"]["master_name"] == "m"
+    assert config.CELERY_QUEUE_TYPE == "classic"
+
+    rabbit = load_config(
+        {
+            "REDIS_SENTINELS": "s1:26379",
+            "REDIS_SENTINEL_MASTER": "m",
+            "CELERY_BROKER_URL": "amqp://mq1//;amqp://mq2//",
+        }
+    ).CELERY
+    assert rabbit["broker_url"] == "amqp://mq1//;amqp://mq2//"
+    assert "master_name" not in rabbit["broker_transport_options"]
+    assert rabbit["result_backend_transport_options"]["master_name"] == "m"
+
+
+def test_rabbitmq_gets_a_quorum_queue_confirms_and_a_dead_letter_queue_by_default():
+    config = load_config({"CELERY_BROKER_URL": "amqp://mq1//;amqp://mq2//"})
+    celery = config.CELERY
+    [queue] = celery["task_queues"]
+
+    assert celery["task_default_queue_type"] == "quorum"
+    assert celery["broker_transport_options"]["confirm_publish"] is True
+    assert celery["worker_cancel_long_running_tasks_on_connection_loss"] is True
+    assert celery["worker_consumer"] == "project.delayed_delivery:Consumer"
+    assert queue.exchange.type == "topic"  # native delayed delivery needs it
+    assert queue.queue_arguments["x-queue-type"] == "quorum"
+    assert queue.queue_arguments["x-delivery-limit"] == 10
+    assert queue.queue_arguments["x-dead-letter-exchange"] == "celery.dead"
+
+    classic = load_config({"CELERY_BROKER_URL": "amqp://mq//", "CELERY_QUEUE_TYPE": "classic"})
+    [queue] = classic.CELERY["task_queues"]
+    assert queue.queue_arguments == {"x-queue-type": "classic"}
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"APP_CONFIG": "staging"}, "APP_CONFIG must be one of"),
+        ({"REDIS_SENTINELS": "s1:26379"}, "REDIS_SENTINELS needs REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINEL_MASTER needs REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "s1", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS must be"),
+        ({"REDIS_CLUSTER_NODES": "n1:70000"}, "REDIS_CLUSTER_NODES must be host:port"),
+        ({"CELERY_QUEUE_TYPE": "stream"}, "CELERY_QUEUE_TYPE must be 'classic' or 'quorum'"),
+        ({"CELERY_QUEUE_TYPE": "quorum"}, "CELERY_QUEUE_TYPE=quorum needs an amqp://"),
         ({"SMS_CODE_TTL": "five"}, "SMS_CODE_TTL must be a whole number"),
         ({"SMS_SEND_INTERVAL": "0"}, "SMS_SEND_INTERVAL must be at least 1"),
         ({"SMS_PROVIDER": "twilio"}, "SMS_PROVIDER must be"),

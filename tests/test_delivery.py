@@ -212,7 +212,9 @@ def test_rabbitmq_queues_are_durable_and_messages_persistent(settings, rabbitmq_
     with Connection(rabbitmq_url) as conn:
         declared = conn.default_channel.queue_declare(queue=queue, passive=True)
         assert declared.message_count == 1
-        message = conn.SimpleQueue(queue).get(timeout=5)
+        # The app's own declaration: a quorum queue on a topic exchange.
+        [declaration] = app.extensions["celery"].conf.task_queues
+        message = conn.SimpleQueue(declaration).get(timeout=5)
         assert message.properties["delivery_mode"] == 2  # persistent
         message.requeue()
         # passive declare of a durable queue succeeds with durable=True

@@ -13,6 +13,9 @@ from config import ConfigError, load_config
 from project import create_app
 from project.codes import InvalidPurpose, NoCode, issue_code, verify_code
 from project.sealing import unseal
+from tests.conftest import store_keys
+
+pytestmark = pytest.mark.code_store  # on a single Redis and on a Redis Cluster
 
 MOBILE = "13812345678"
 TESTING_KEYS = {"APP_CONFIG": "testing"}  # the testing config's SECRET_KEY opens the seal
@@ -40,8 +43,8 @@ def verify(client, code: str, mobile: str = MOBILE, **fields):
     return client.post(f"/users/sms/{mobile}/verify", json={"code": code, **fields})
 
 
-def end_cooldown(redis_url: str, mobile: str = MOBILE) -> None:
-    redis.Redis.from_url(redis_url).delete(f"sms:cooldown:{mobile}")
+def end_cooldown(store: redis.Redis, mobile: str = MOBILE) -> None:
+    store.delete(f"sms:{{{mobile}}}:cooldown")
 
 
 def test_a_login_code_is_no_code_for_reset_password_and_verifies_for_login(client, redis_url):
@@ -54,13 +57,15 @@ def test_a_login_code_is_no_code_for_reset_password_and_verifies_for_login(clien
     assert right.status_code == 200 and right.json["verification_token"]
 
 
-def test_codes_of_two_purposes_coexist_and_a_new_one_replaces_only_its_own(client, redis_url):
+def test_codes_of_two_purposes_coexist_and_a_new_one_replaces_only_its_own(
+    client, redis_url, store
+):
     assert send(client, purpose="login").status_code == 200
     login_code = last_code(redis_url)
-    end_cooldown(redis_url)
+    end_cooldown(store)
     assert send(client, purpose="register").status_code == 200
     first_register = last_code(redis_url)
-    end_cooldown(redis_url)
+    end_cooldown(store)
     assert send(client, purpose="register").status_code == 200
     register_code = last_code(redis_url)
 
@@ -79,7 +84,7 @@ def test_the_cooldown_is_shared_across_purposes(client):
 
 
 @pytest.mark.parametrize("where", ["json", "form", "query"])
-def test_an_unknown_purpose_is_invalid_purpose_and_writes_nothing(client, redis_url, where):
+def test_an_unknown_purpose_is_invalid_purpose_and_writes_nothing(client, store, where):
     url = f"/users/sms/{MOBILE}"
     if where == "json":
         answer = client.post(url, json={"purpose": "transfer_money"})
@@ -90,7 +95,7 @@ def test_an_unknown_purpose_is_invalid_purpose_and_writes_nothing(client, redis_
 
     assert (answer.status_code, answer.json["error"]) == (400, "invalid_purpose")
     assert answer.json["errmsg"]
-    assert redis.Redis.from_url(redis_url).keys("sms:*") == []
+    assert store_keys(store, "sms:*") == []
     bad_verify = verify(client, "123456", purpose="Login")
     assert (bad_verify.status_code, bad_verify.json["error"]) == (400, "invalid_purpose")
 
@@ -114,12 +119,13 @@ def test_the_seed_url_without_a_purpose_works_as_before(client, redis_url):
     assert (answer.status_code, answer.json["errmsg"]) == (200, "OK")
 
 
-def test_the_digest_binds_the_purpose(client, redis_url):
+def test_the_digest_binds_the_purpose(client, redis_url, store):
     """A login code's record copied under reset_password still does not verify there."""
     assert send(client, purpose="login").status_code == 200
     code = last_code(redis_url)
-    store = redis.Redis.from_url(redis_url)
-    store.set(f"sms:code:{MOBILE}:reset_password", store.get(f"sms:code:{MOBILE}:login"), ex=60)
+    store.set(
+        f"sms:{{{MOBILE}}}:code:reset_password", store.get(f"sms:{{{MOBILE}}}:code:login"), ex=60
+    )
 
     answer = verify(client, code, purpose="reset_password")
     assert (answer.status_code, answer.json["error"]) == (400, "wrong_code")

@@ -13,6 +13,8 @@ from project import create_app
 from project.ratelimit import limiter
 from project.redis_store import TIMEZONE, seconds_until_tomorrow, today
 
+pytestmark = pytest.mark.code_store
+
 
 def mobiles(count: int) -> list[str]:
     return [f"1380000{n:04d}" for n in range(count)]
@@ -107,13 +109,13 @@ def test_the_daily_window_ends_at_beijing_midnight():
     assert today(utc_evening) == "2026-11-23"
 
 
-def test_cooldown_refusals_do_not_use_up_the_daily_cap(limited, redis_url):
+def test_cooldown_refusals_do_not_use_up_the_daily_cap(limited, store):
     client = limited(RATELIMIT_SMS_PER_IP="100 per minute")
     client.post("/users/sms/13812345678")
     for _ in range(10):
         assert client.post("/users/sms/13812345678").json["error"] == "cooldown"
 
-    redis.Redis.from_url(redis_url).delete("sms:cooldown:13812345678")
+    store.delete("sms:{13812345678}:cooldown")
 
     assert client.post("/users/sms/13812345678").status_code == 200
 

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from project.providers.status import Action, classify
 from project.tasks import backoff
 
+pytestmark = pytest.mark.code_store
+
 
 @pytest.mark.parametrize(
     ("status", "action"),

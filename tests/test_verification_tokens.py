@@ -12,6 +12,8 @@ from project import create_app
 from project.verification_tokens import InvalidToken, TokenUsed, redeem_verification
 from tests.test_purposes import last_code
 
+pytestmark = pytest.mark.code_store  # on a single Redis and on a Redis Cluster
+
 MOBILE = "13812345678"
 API_KEY = "backend0key0never0in0any0log000001"
 KEYS = {"SMS_API_KEYS": f"old0key,{API_KEY}"}

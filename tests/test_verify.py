@@ -6,11 +6,15 @@ import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis
 
 from project.codes import issue_code
 from project.sealing import unseal
+from tests.conftest import store_keys
 from tests.test_codes import queued_sends
+
+pytestmark = pytest.mark.code_store
 
 MOBILE = "13812345678"
 
@@ -59,22 +63,20 @@ def test_wrong_guesses_count_down_then_burn_the_code(app, client, redis_url):
     assert (last.status_code, last.json["error"]) == (400, "no_code")
 
 
-def test_the_attempt_counter_lives_exactly_as_long_as_the_code(app, client, redis_url):
+def test_the_attempt_counter_lives_exactly_as_long_as_the_code(app, client, redis_url, store):
     code = issue(app, redis_url)
     verify(client, wrong(code))
-    store = redis.Redis.from_url(redis_url)
-
-    code_ttl = store.pttl(f"sms:code:{MOBILE}:register")
-    attempts_ttl = store.pttl(f"sms:attempts:{MOBILE}:register")
+    code_ttl = store.pttl(f"sms:{{{MOBILE}}}:code:register")
+    attempts_ttl = store.pttl(f"sms:{{{MOBILE}}}:attempts:register")
     assert 0 < attempts_ttl <= code_ttl
     assert code_ttl - attempts_ttl < 1000
 
 
-def test_a_new_code_resets_the_wrong_guesses(app, client, redis_url):
+def test_a_new_code_resets_the_wrong_guesses(app, client, redis_url, store):
     first = issue(app, redis_url)
     for _ in range(4):
         verify(client, wrong(first))
-    redis.Redis.from_url(redis_url).delete(f"sms:cooldown:{MOBILE}")  # the cooldown is over
+    store.delete(f"sms:{{{MOBILE}}}:cooldown")  # the cooldown is over
 
     second = issue(app, redis_url)
 
@@ -125,11 +127,15 @@ def test_a_bad_mobile_on_verify_is_invalid_mobile(client, redis_url):
     assert (answer.status_code, answer.json["error"]) == (400, "invalid_mobile")
 
 
-def test_nothing_in_redis_holds_the_code_in_clear(app, redis_url):
+@pytest.mark.parametrize("where", ["code store", "broker"])
+def test_nothing_in_redis_holds_the_code_in_clear(app, redis_url, store, where):
     code = issue(app, redis_url)
-    store = redis.Redis.from_url(redis_url)
+    if where == "broker":
+        store = redis.Redis.from_url(redis_url)
 
-    for key in store.scan_iter("*"):
+    keys = store_keys(store)
+    assert keys
+    for key in keys:
         assert code.encode() not in key
         kind = store.type(key)
         if kind == b"string":

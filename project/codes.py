@@ -93,9 +93,9 @@ class Verified:
 
 
 def validate_purpose(purpose: str | None) -> str:
-    """The purpose asked for, or the first of ``SMS_PURPOSES`` when none was."""
+    """The purpose asked for, or the first of ``SMS_PURPOSES`` when none was (or an empty field)."""
     purposes = current_app.config["SMS_PURPOSES"]
-    if purpose is None:
+    if not purpose:
         return purposes[0]
     if purpose not in purposes:
         raise InvalidPurpose(f"purpose must be one of {', '.join(purposes)}")

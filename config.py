@@ -203,6 +203,18 @@ class Config:
         self.RONGLIAN_BASE_URL = (
             env.get("RONGLIAN_BASE_URL") or "https://app.cloopen.com:8883"
         ).rstrip("/")
+        # Purposes and channels: one RongLian template per purpose (else
+        # RONGLIAN_TEMPLATE_ID); the voice code's caller id, plays and language.
+        self.RONGLIAN_TEMPLATES = _pairs(env, "RONGLIAN_TEMPLATES")
+        self.RONGLIAN_VOICE_DISPLAY_NUM = env.get("RONGLIAN_VOICE_DISPLAY_NUM") or ""
+        self.RONGLIAN_VOICE_PLAY_TIMES = _int(env, "RONGLIAN_VOICE_PLAY_TIMES", 2, minimum=1)
+        self.RONGLIAN_VOICE_LANG = env.get("RONGLIAN_VOICE_LANG") or "zh"
+        # The public base URL RongLian reaches this service at: the voice
+        # result notice goes to <it>/callbacks/ronglian/voice (none: no notice).
+        self.SMS_PUBLIC_URL = (env.get("SMS_PUBLIC_URL") or "").rstrip("/") or None
+        # Verification tokens, and the keys of the backends that redeem them.
+        self.SMS_VERIFICATION_TOKEN_TTL = _int(env, "SMS_VERIFICATION_TOKEN_TTL", 600, minimum=1)
+        self.SMS_API_KEYS = _list(env, "SMS_API_KEYS")
 
         # Wall-clock seconds one provider call may take, on every pool. The
         # send lock outlives it, so a slow provider never gets a second send.
@@ -510,7 +522,31 @@ class Config:
                 "SMS_CAPTCHA_TEST_ANSWER makes every captcha answerable and is refused "
                 f"unless APP_CONFIG=testing (here {self.NAME})"
             )
+        self._validate_purposes()
         self._validate_providers()
+
+    def _validate_purposes(self) -> None:
+        bad = [name for name in self.SMS_PURPOSES if not PURPOSE_NAME.fullmatch(name)]
+        if bad or len(set(self.SMS_PURPOSES)) != len(self.SMS_PURPOSES):
+            raise ConfigError(
+                "SMS_PURPOSES must be distinct names of lower-case letters, digits and _ "
+                f"(register,login), got {','.join(self.SMS_PURPOSES)!r}"
+            )
+        unknown = sorted(set(self.RONGLIAN_TEMPLATES) - set(self.SMS_PURPOSES))
+        if unknown:
+            raise ConfigError(f"RONGLIAN_TEMPLATES names purposes not in SMS_PURPOSES: {unknown}")
+        if self.RONGLIAN_VOICE_PLAY_TIMES > 3:
+            raise ConfigError(
+                f"RONGLIAN_VOICE_PLAY_TIMES must be 1 to 3, got {self.RONGLIAN_VOICE_PLAY_TIMES}"
+            )
+        if self.RONGLIAN_VOICE_LANG not in {"zh", "en"}:
+            raise ConfigError(
+                f"RONGLIAN_VOICE_LANG must be 'zh' or 'en', got {self.RONGLIAN_VOICE_LANG!r}"
+            )
+        if self.SMS_PUBLIC_URL and not self.SMS_PUBLIC_URL.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SMS_PUBLIC_URL must be an http(s):// URL, got {self.SMS_PUBLIC_URL!r}"
+            )
 
     def _validate_providers(self) -> None:
         unknown = [name for name in self.SMS_PROVIDERS if name not in PROVIDER_SETTINGS]
@@ -536,6 +572,10 @@ class Config:
                         )
             if endpoint:
                 endpoint_parts(endpoint, getattr(self, endpoint))
+
+
+# A purpose is part of Redis keys and of the token: a plain word.
+PURPOSE_NAME = re.compile(r"[a-z0-9_]{1,32}")
 
 
 # Per provider: the settings it needs, its per-purpose template setting, its endpoint setting.

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from . import metrics
 from .abuse import BudgetExhausted
 from .check import run_checks
-from .codes import Cooldown, DailyLimit, issue_code
+from .codes import Cooldown, DailyLimit, InvalidChannel, InvalidPurpose, issue_code
 from .delivery.reports import get_records
 from .errors import UNAVAILABLE
 from .mobile import InvalidMobile, mask_mobile, validate_mobile
@@ -24,12 +24,18 @@ sms = AppGroup("sms", help="Verification codes from the command line.")
 
 @sms.command("send")
 @click.argument("mobile")
-def send_command(mobile: str) -> None:
+@click.option("--purpose", default=None, help="one of SMS_PURPOSES (default: the first)")
+@click.option("--channel", type=click.Choice(["sms", "voice"]), default="sms", show_default=True)
+def send_command(mobile: str, purpose: str | None, channel: str) -> None:
     """Issue a code to MOBILE, exactly as the HTTP endpoint does."""
     try:
-        issued = issue_code(mobile)
+        issued = issue_code(mobile, purpose=purpose, channel=channel)
     except InvalidMobile as exc:
         raise click.BadParameter(str(exc), param_hint="MOBILE") from None
+    except InvalidPurpose as exc:
+        raise click.BadParameter(str(exc), param_hint="--purpose") from None
+    except InvalidChannel as exc:
+        raise click.BadParameter(str(exc), param_hint="--channel") from None
     except Cooldown as exc:
         raise click.ClickException(f"cooldown: {exc}") from None
     except (DailyLimit, BudgetExhausted) as exc:

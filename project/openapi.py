@@ -55,19 +55,86 @@ TOO_MANY = {
 UNAVAILABLE = _described("Redis or the broker cannot be reached", _error("unavailable"))
 OK = {"errmsg": {"type": "string", "enum": ["OK"]}}
 
-CAPTCHA_FIELDS = {
+PURPOSE = {
+    "purpose": {
+        "type": "string",
+        "description": (
+            "what the code is for: one of SMS_PURPOSES (default register, login, "
+            "reset_password); absent = the first. A code verifies for its own purpose only"
+        ),
+    }
+}
+SEND_FIELDS = {
     "captcha_id": {"type": "string", "description": "from GET /captcha"},
     "captcha": {"type": "string", "description": "the 4 characters in its image, any case"},
+    **PURPOSE,
+    "channel": {
+        "type": "string",
+        "enum": ["sms", "voice"],
+        "default": "sms",
+        "description": "sms, or voice: a call reads the code out (RongLian 语音验证码)",
+    },
 }
-CAPTCHA_QUERY = [
+SEND_QUERY = [
     {"name": name, "in": "query", "required": False, "schema": schema}
-    for name, schema in CAPTCHA_FIELDS.items()
+    for name, schema in SEND_FIELDS.items()
 ]
-CAPTCHA_BODY = {
+SEND_BODY = {
     "required": False,
     "content": {
-        kind: {"schema": {"type": "object", "properties": CAPTCHA_FIELDS}}
+        kind: {"schema": {"type": "object", "properties": SEND_FIELDS}}
         for kind in ("application/json", "application/x-www-form-urlencoded")
+    },
+}
+VERIFY_FIELDS = {"code": CODE, **PURPOSE}
+TOKEN = {"verification_token": {"type": "string", "description": "opaque, signed"}}
+REDEEM = {
+    "summary": "A backend redeems a verification token, once",
+    "description": (
+        "Server to server: `Authorization: Bearer <one of SMS_API_KEYS>`. Answers 404 when "
+        "no SMS_API_KEYS are set. The per-IP limit applies only to unauthenticated calls."
+    ),
+    "operationId": "redeemVerification",
+    "security": [{"apiKey": []}],
+    "requestBody": {
+        "required": True,
+        "content": {
+            kind: {
+                "schema": {
+                    "type": "object",
+                    "required": ["verification_token"],
+                    "properties": TOKEN,
+                }
+            }
+            for kind in ("application/json", "application/x-www-form-urlencoded")
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "the token was good and is now used up",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["errmsg", "mobile", "purpose", "verified_at"],
+                        "properties": {
+                            **OK,
+                            "mobile": {"type": "string", "pattern": "^1[3-9][0-9]{9}$"},
+                            **PURPOSE,
+                            "verified_at": {"type": "integer", "description": "unix seconds"},
+                        },
+                    }
+                }
+            },
+        },
+        "400": _described(
+            "redeemed before; forged, expired or of another deployment; no token given",
+            _error("token_used", "invalid_token", "invalid_request"),
+        ),
+        "401": _described("no or a wrong API key", _error("unauthorized")),
+        "404": _described("no SMS_API_KEYS set: the route does not exist", _error("not_found")),
+        "429": TOO_MANY,
+        "503": UNAVAILABLE,
     },
 }
 
@@ -77,10 +144,10 @@ SEND = {
         "the send carries `captcha_id` and `captcha` as JSON keys, form fields or query "
         "parameters; a captcha is used up by the first send that presents it."
     ),
-    "parameters": [MOBILE, *CAPTCHA_QUERY],
+    "parameters": [MOBILE, *SEND_QUERY],
     "responses": {
         "200": {
-            "description": "a code was stored and its SMS enqueued",
+            "description": "a code was stored and its SMS (or voice call) enqueued",
             "content": {
                 "application/json": {
                     "schema": {
@@ -96,8 +163,15 @@ SEND = {
             },
         },
         "400": _described(
-            "not a mobile number; a captcha needed and missing; a captcha wrong, expired or used",
-            _error("invalid_mobile", "captcha_required", "captcha_wrong"),
+            "not a mobile number; an unknown purpose; a channel other than sms or voice; "
+            "a captcha needed and missing; a captcha wrong, expired or used",
+            _error(
+                "invalid_mobile",
+                "invalid_purpose",
+                "invalid_request",
+                "captcha_required",
+                "captcha_wrong",
+            ),
         ),
         "429": TOO_MANY,
         "503": UNAVAILABLE,
@@ -133,12 +207,13 @@ CAPTCHA = {
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "SMS verification codes", "version": "1.0.0"},
+    "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
     "paths": {
         "/users/sms/{mobile}": {
             "post": {
                 "summary": "Send a code (获取验证码)",
                 "operationId": "sendCode",
-                "requestBody": CAPTCHA_BODY,
+                "requestBody": SEND_BODY,
                 **SEND,
             },
             "get": {"summary": "Send a code (older clients)", "operationId": "sendCodeGet", **SEND},
@@ -155,38 +230,50 @@ DOCUMENT: dict[str, Any] = {
                             "schema": {
                                 "type": "object",
                                 "required": ["code"],
-                                "properties": {"code": CODE},
+                                "properties": VERIFY_FIELDS,
                             }
                         },
                         "application/x-www-form-urlencoded": {
                             "schema": {
                                 "type": "object",
                                 "required": ["code"],
-                                "properties": {"code": CODE},
+                                "properties": VERIFY_FIELDS,
                             }
                         },
                     },
                 },
                 "responses": {
                     "200": {
-                        "description": "the code was right; it is used up",
+                        "description": (
+                            "the code was right; it is used up. The token proves it to the "
+                            "app's backend (POST /users/sms/verifications/redeem)"
+                        ),
                         "content": {
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["errmsg"],
-                                    "properties": OK,
+                                    "required": ["errmsg", "verification_token", "expires_in"],
+                                    "properties": {
+                                        **OK,
+                                        **TOKEN,
+                                        "expires_in": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "description": "SMS_VERIFICATION_TOKEN_TTL",
+                                        },
+                                    },
                                 }
                             }
                         },
                     },
                     "400": _described(
-                        "wrong, missing or malformed code, or not a mobile",
+                        "wrong, missing or malformed code, not a mobile, or an unknown purpose",
                         _error(
                             "wrong_code",
                             "no_code",
                             "invalid_request",
                             "invalid_mobile",
+                            "invalid_purpose",
                             attempts_left={"type": "integer", "minimum": 0},
                         ),
                     ),
@@ -195,6 +282,7 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/users/sms/verifications/redeem": {"post": REDEEM},
         "/captcha": {"get": CAPTCHA},
         "/healthz": {
             "get": {

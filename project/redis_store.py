@@ -251,9 +251,18 @@ class CodeStore:
         self._wrong_guess = client.register_script(WRONG_GUESS)
 
     @staticmethod
-    def _code_keys(mobile: str) -> tuple[str, str, str]:
-        tag = f"sms:{{{mobile}}}"
-        return f"{tag}:cooldown", f"{tag}:code", f"{tag}:attempts"
+    def _cooldown_key(mobile: str) -> str:
+        """One cooldown per mobile, whatever the purpose: one SMS a minute per phone."""
+        return f"sms:{{{mobile}}}:cooldown"
+
+    @classmethod
+    def _code_keys(cls, mobile: str, purpose: str) -> tuple[str, str, str]:
+        """Cooldown, code and attempts (one slot: the mobile's); code and guesses per purpose."""
+        return (
+            cls._cooldown_key(mobile),
+            f"sms:{{{mobile}}}:code:{purpose}",
+            f"sms:{{{mobile}}}:attempts:{purpose}",
+        )
 
     @staticmethod
     def _daily_key(mobile: str, day: str) -> str:
@@ -262,6 +271,7 @@ class CodeStore:
     def claim(
         self,
         mobile: str,
+        purpose: str,
         token: str,
         digest: str,
         interval: int,
@@ -276,7 +286,7 @@ class CodeStore:
         """
         now = datetime.now(TIMEZONE)
         day = today(now)
-        keys = [*self._code_keys(mobile), self._daily_key(mobile, day)]
+        keys = [*self._code_keys(mobile, purpose), self._daily_key(mobile, day)]
         args = [token, interval, digest, ttl, daily_limit, seconds_until_tomorrow(now)]
         with self.client.pipeline(transaction=False) as pipe:
             if reservation is not None:
@@ -300,18 +310,18 @@ class CodeStore:
             self._count(ISSUED_COUNTER, by=-1, also=OUTCOME_COUNTERS[outcome])
         return Claim(outcome, max(0, wait))
 
-    def put_fixed(self, mobile: str, digest: str, ttl: int) -> None:
+    def put_fixed(self, mobile: str, purpose: str, digest: str, ttl: int) -> None:
         """Store a test number's fixed code: no cooldown, no cap, counted apart."""
-        _, code, attempts = self._code_keys(mobile)
+        _, code, attempts = self._code_keys(mobile, purpose)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.set(code, digest, ex=ttl)
             pipe.delete(attempts)
             add_counts(pipe, "test_codes_issued")
             pipe.execute()
 
-    def release(self, mobile: str, token: str, digest: str) -> None:
+    def release(self, mobile: str, purpose: str, token: str, digest: str) -> None:
         """Undo a claim whose SMS could not be enqueued."""
-        cooldown, code, _ = self._code_keys(mobile)
+        cooldown, code, _ = self._code_keys(mobile, purpose)
         if self._release([cooldown, code, self._daily_key(mobile, today())], [token, digest]):
             self._count("codes_issued", by=-1)
 
@@ -331,18 +341,31 @@ class CodeStore:
         except RedisError:
             pass
 
-    def current_digest(self, mobile: str) -> str | None:
-        """The stored digest of the live code, or None."""
-        value = self.client.get(self._code_keys(mobile)[1])
+    def current_digest(self, mobile: str, purpose: str) -> str | None:
+        """The stored digest of the purpose's live code, or None."""
+        value = self.client.get(self._code_keys(mobile, purpose)[1])
         return value.decode() if value is not None else None
 
-    def consume(self, mobile: str, digest: str) -> bool:
+    def consume(self, mobile: str, purpose: str, digest: str) -> bool:
         """Use the code up if it is still ``digest``; True for the one winner."""
-        return bool(self._consume(list(self._code_keys(mobile)[1:]), [digest]))
+        return bool(self._consume(list(self._code_keys(mobile, purpose)[1:]), [digest]))
 
-    def wrong_guess(self, mobile: str, digest: str, max_attempts: int) -> int:
+    def wrong_guess(self, mobile: str, purpose: str, digest: str, max_attempts: int) -> int:
         """Count a wrong guess; attempts left (0 = burned, -1 = already gone)."""
-        return int(self._wrong_guess(list(self._code_keys(mobile)[1:]), [digest, max_attempts]))
+        keys = list(self._code_keys(mobile, purpose)[1:])
+        return int(self._wrong_guess(keys, [digest, max_attempts]))
+
+    @staticmethod
+    def _redeemed_key(mobile: str, token_id: str) -> str:
+        return f"sms:{{{mobile}}}:redeemed:{token_id}"
+
+    def redeem(self, mobile: str, token_id: str, lifetime: int) -> bool:
+        """Mark a verification token redeemed; True for the one first caller.
+
+        SET NX is atomic: of concurrent redeems exactly one sets the mark. It
+        lives as long as the token could still be presented, then goes.
+        """
+        return bool(self.client.set(self._redeemed_key(mobile, token_id), 1, nx=True, ex=lifetime))
 
 
 class SendLedger:
@@ -491,7 +514,7 @@ class AbuseStore:
         hour, previous = hour_label(now), hour_label(now - timedelta(hours=1))
         weight = 1 - (now.minute * 60 + now.second) / 3600
         with self.client.pipeline(transaction=False) as pipe:
-            pipe.ttl(CodeStore._code_keys(mobile)[0])
+            pipe.ttl(CodeStore._cooldown_key(mobile))
             pipe.hget(self.hour_key(hour), "codes_issued")
             pipe.get(self._day_key(today(now)))
             if captcha_id is not None:

@@ -33,6 +33,8 @@ from .sealing import SealBroken, unseal
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "send_sms"
+# How a code reaches the phone: a template SMS, or a voice call reading it out.
+CHANNELS = ("sms", "voice")
 # Seconds a worker keeps trying to record a send that went out while Redis
 # is away (a Sentinel failover), within the task's soft time limit.
 RECORD_PATIENCE = 8
@@ -62,6 +64,7 @@ def send_sms(
     datas: list[str],
     attempts: int = 0,
     purpose: str | None = None,
+    channel: str = "sms",
 ) -> None:
     """Send one template SMS; runs in the Flask app context (FlaskTask).
 
@@ -69,11 +72,13 @@ def send_sms(
     budget is theirs alone, waiting for Redis or for a lock does not spend it.
     ``purpose`` picks the template of providers other than RongLian (whose
     template is ``tid``); None means the first of ``SMS_PURPOSES``.
+    ``channel`` ``voice`` has the code read out by a call (RongLian's
+    VoiceVerify) instead: same ledger, retries and expiry as an SMS.
     """
     with send_context(self.request.id, mask_mobile(mobile)):
         while True:
             try:
-                return _send(self, str(tid), mobile, datas, attempts, purpose)
+                return _send(self, str(tid), mobile, datas, attempts, purpose, channel)
             except _WaitHere as wait:
                 # The broker took no retry: wait here, the message unacknowledged,
                 # so even this worker's death cannot lose the send.
@@ -82,7 +87,13 @@ def send_sms(
 
 
 def _send(
-    task: Any, tid: str, mobile: str, datas: list[str], attempts: int, purpose: str | None
+    task: Any,
+    tid: str,
+    mobile: str,
+    datas: list[str],
+    attempts: int,
+    purpose: str | None,
+    channel: str,
 ) -> None:
     send_id, masked = task.request.id, mask_mobile(mobile)
     ledger = get_ledger()
@@ -131,7 +142,7 @@ def _send(
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
     try:
-        result = chain.send(send_id, tid, mobile, clear, masked, purpose)
+        result = chain.send(send_id, tid, mobile, clear, masked, purpose, channel)
     except UNAVAILABLE as exc:
         if not unavailable(exc):
             finish(False, metrics.SENDS_FAILED)
@@ -232,7 +243,9 @@ def _retry(task: Any, attempts: int, countdown: float) -> NoReturn:
         raise _WaitHere(attempts, countdown) from None
 
 
-def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
+def enqueue_send(
+    tid: str, mobile: str, datas: list[str], expires: int, purpose: str, channel: str = "sms"
+) -> None:
     """Publish a send through the current app's Celery; it expires with the code.
 
     The task is looked up on this app's Celery rather than the global
@@ -242,13 +255,15 @@ def enqueue_send(tid: str, mobile: str, datas: list[str], expires: int) -> None:
     """
     task = current_app.extensions["celery"].tasks[TASK_NAME]
     # argsrepr given here spares Celery a saferepr of the arguments.
+    kwargs = {"purpose": purpose, "channel": channel}
     # confirm_timeout bounds the wait for RabbitMQ's publisher confirm: no
     # confirm in time is a TimeoutError, and so a 503 (other brokers ignore it).
     task.apply_async(
         (tid, mobile, datas),
+        kwargs,
         expires=expires,
         argsrepr=_masked_args((tid, mobile, datas)),
-        kwargsrepr="{}",
+        kwargsrepr=repr(kwargs),
         confirm_timeout=current_app.config["CELERY_CONFIRM_TIMEOUT"],
     )
 

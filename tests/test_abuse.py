@@ -286,7 +286,7 @@ def test_the_budget_is_exact_under_concurrency(settings, store, broker):
 
     assert statuses == [200] * 5 + [429] * 35
     assert broker.llen("celery") == 5
-    assert len(store_keys(store, "sms:{*}:code")) == 5
+    assert len(store_keys(store, "sms:{*}:code:*")) == 5
 
 
 def test_the_daily_budget_counts_the_beijing_day(settings):

@@ -25,6 +25,20 @@ def test_sms_send_reports_the_cooldown_and_bad_numbers(runner, redis_url):
     assert "mobile must be 11 digits" in bad.output
 
 
+def test_sms_send_takes_a_purpose_and_a_channel(runner, redis_url):
+    from tests.test_purposes import queued
+
+    voice = runner.invoke(
+        args=["sms", "send", "13812345678", "--purpose", "login", "--channel", "voice"]
+    )
+    assert voice.exit_code == 0, voice.output
+    assert queued(redis_url)[-1][1] == {"purpose": "login", "channel": "voice"}
+
+    bad = runner.invoke(args=["sms", "send", "13987654321", "--purpose", "payment"])
+    assert bad.exit_code == 2
+    assert "purpose must be one of register, login, reset_password" in bad.output
+
+
 def test_shell_context_holds_what_send_sms_delay_needs(app):
     with app.app_context():
         context = shell_context()

@@ -44,8 +44,8 @@ def test_issue_enqueues_the_send_with_the_code_and_its_expiry(app, redis_url, st
     with app.app_context():
         code = unseal(sealed, MOBILE)
         assert len(code) == 6 and code.isdigit() and code not in sealed
-        stored = store.get(f"sms:{{{MOBILE}}}:code").decode()
-        assert stored == code_digest(MOBILE, code)
+        stored = store.get(f"sms:{{{MOBILE}}}:code:register").decode()
+        assert stored == code_digest(MOBILE, "register", code)
 
 
 def test_the_published_message_shows_monitors_no_code_and_no_mobile(app, redis_url):
@@ -66,7 +66,7 @@ def test_the_code_and_cooldown_live_as_long_as_configured(settings, redis_url, s
     app = create_app({**settings, "SMS_CODE_TTL": "120", "SMS_SEND_INTERVAL": "30"})
     with app.app_context():
         issue_code(MOBILE)
-    assert 119 <= store.ttl(f"sms:{{{MOBILE}}}:code") <= 120
+    assert 119 <= store.ttl(f"sms:{{{MOBILE}}}:code:register") <= 120
     assert 29 <= store.ttl(f"sms:{{{MOBILE}}}:cooldown") <= 30
     assert queued_sends(redis_url)[0]["args"][2][1] == "2"  # minutes, rounded up
 

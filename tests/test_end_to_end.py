@@ -21,6 +21,7 @@ from tests.conftest import (
 )
 
 MOBILE = "13812345678"
+API_KEY = "backend0key0never0in0any0log000002"
 
 
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
@@ -65,22 +66,45 @@ def test_fifty_concurrent_posts_for_one_mobile_send_one_sms(start_web, start_wor
 def test_no_secret_reaches_any_output_of_web_or_worker(
     start_web, start_worker, sim, services, pool
 ):
-    start_worker(pool=pool)
-    web = start_web(extra=["--access-logfile", "-", "--log-level", "debug"])
+    # Voice codes and verification tokens too: the call, its result notice, a redeem.
+    env = {"SMS_API_KEYS": API_KEY, "SMS_CALLBACK_TOKEN": CALLBACK_TOKEN}
+    env["SMS_PUBLIC_URL"] = "https://sms.example.com"
+    start_worker(env=env, pool=pool)
+    web = start_web(env=env, extra=["--access-logfile", "-", "--log-level", "debug"])
+    voice_mobile = "13700001111"
 
     assert requests.post(f"{web}/users/sms/{MOBILE}", timeout=5).status_code == 200
     assert requests.post(f"{web}/users/sms/{MOBILE}", timeout=5).status_code == 429
     [sms] = sim.wait_for(1)
     code = sms["datas"][0]
+    voice = {"channel": "voice", "purpose": "login"}
+    assert requests.post(f"{web}/users/sms/{voice_mobile}", json=voice, timeout=5).ok
+    [_, call] = sim.wait_for(2)
+    notice = f"{web}/callbacks/ronglian/voice?token={CALLBACK_TOKEN}"
+    assert sim.push_voice_result(call, url=notice).status_code == 200
+    verified = requests.post(
+        f"{web}/users/sms/{voice_mobile}/verify",
+        json={"code": call["verifyCode"], "purpose": "login"},
+        timeout=5,
+    ).json()
+    token = verified["verification_token"]
+    redeemed = requests.post(
+        f"{web}/users/sms/verifications/redeem",
+        json={"verification_token": token},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    assert redeemed.json()["purpose"] == "login"
     sim.script({"drop": True})  # the SDK's failure path prints a traceback
     assert requests.post(f"{web}/users/sms/13987654321", timeout=5).status_code == 200
-    sim.wait_for(2, delivered=False)
+    sim.wait_for(3, delivered=False)
     time.sleep(0.5)
 
+    secrets = (ACC_TOKEN, code, call["verifyCode"], token, API_KEY, CALLBACK_TOKEN)
     for service in services:
         text = service.output()
         assert "138****5678" in text, service.name  # the lines are there, masked
-        for secret in (ACC_TOKEN, code, MOBILE, "13987654321"):
+        for secret in (*secrets, MOBILE, "13987654321", voice_mobile):
             assert secret not in text, f"{secret!r} leaked into {service.name}"
 
 

@@ -42,7 +42,7 @@ def test_every_redis_role_is_on_the_master_the_sentinels_name(sentinels, setting
 
     assert app.test_client().post("/users/sms/13812345678").status_code == 200
 
-    assert master.exists("sms:{13812345678}:code")  # the code store
+    assert master.exists("sms:{13812345678}:code:register")  # the code store
     assert master.llen("celery") == 1  # the broker
     assert master.keys("LIMITS:LIMITER/sms-limit/*")  # Flask-Limiter's counts...
     assert limiter.storage.use_replicas is False  # ...read there too, never stale

@@ -118,7 +118,7 @@ def test_a_chinese_phone_sees_chinese_for_each_step(
 
     page.fill("#code", code)
     page.click("#verify")
-    expect(message).to_have_text("验证成功")
+    expect(message).to_have_text("验证成功，已收到验证凭证")
     expect(message).to_have_class("ok")
     page.screenshot(path=shots / "5-verified.png")
     used = requests.post(f"{web}/users/sms/{MOBILE}/verify", json={"code": code}, timeout=5)
@@ -207,6 +207,55 @@ def test_the_page_asks_for_the_captcha_when_the_server_does(
     [sms] = sim.wait_for(1)
     page.fill("#code", sms["datas"][0])
     page.click("#verify")
-    expect(message).to_have_text("验证成功")
+    expect(message).to_have_text("验证成功，已收到验证凭证")
     assert errors == []
     assert len(sim.requests()) == 1
+
+
+def test_the_purpose_selector_and_a_voice_code_end_to_end(
+    start_web, start_worker, sim, open_browser, tmp_path
+):
+    """Log in: an SMS with login's template, then a voice code after the cooldown."""
+    from playwright.sync_api import expect
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    env = {"RONGLIAN_TEMPLATES": "login:22,reset_password:33", "SMS_SEND_INTERVAL": "3"}
+    start_worker(env=env, pool="threads")
+    web = start_web(env=env)
+    page, errors = open_browser("zh-CN")
+    message = page.locator("#message")
+    voice = page.locator("#voice")
+    page.goto(f"{web}/")
+    expect(page.locator("#voice-row")).to_be_hidden()
+    assert page.locator("#purpose option").all_text_contents() == ["注册", "登录", "找回密码"]
+
+    page.select_option("#purpose", label="登录")
+    page.fill("#mobile", MOBILE)
+    page.click("#send")
+    expect(message).to_have_text("验证码已发送")
+    expect(voice).to_be_visible()
+    expect(voice).to_be_disabled()  # not during the SMS cooldown
+    [sms] = sim.wait_for(1)
+    assert sms["kind"] == "sms" and sms["templateId"] == "22"
+    page.screenshot(path=shots / "1-sms-sent.png")
+
+    expect(voice).to_be_enabled(timeout=10_000)
+    voice.click()
+    expect(message).to_have_text("请接听语音来电，留意播报的验证码")
+    [_, call] = sim.wait_for(2)
+    assert call["kind"] == "voice" and call["userData"] == "login"
+    page.screenshot(path=shots / "2-voice-sent.png")
+
+    page.fill("#code", sms["datas"][0])  # the voice code replaced the SMS's
+    page.click("#verify")
+    expect(message).to_contain_text("验证码错误")
+    page.fill("#code", call["verifyCode"])
+    with page.expect_response(lambda r: r.url.endswith("/verify")) as answer:
+        page.click("#verify")
+    token = answer.value.json()["verification_token"]
+    expect(message).to_have_text("验证成功，已收到验证凭证")
+    assert token not in page.content()
+    page.screenshot(path=shots / "3-verified.png")
+    assert errors == []
+    assert len(sim.requests()) == 2

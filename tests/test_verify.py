@@ -38,7 +38,8 @@ def test_the_right_code_verifies_once(app, client, redis_url):
     code = issue(app, redis_url)
 
     first = verify(client, code)
-    assert (first.status_code, first.json) == (200, {"errmsg": "OK"})
+    assert (first.status_code, first.json["errmsg"]) == (200, "OK")
+    assert first.json["expires_in"] == 600 and first.json["verification_token"]
 
     again = verify(client, code)
     assert (again.status_code, again.json["error"]) == (400, "no_code")
@@ -65,8 +66,8 @@ def test_wrong_guesses_count_down_then_burn_the_code(app, client, redis_url):
 def test_the_attempt_counter_lives_exactly_as_long_as_the_code(app, client, redis_url, store):
     code = issue(app, redis_url)
     verify(client, wrong(code))
-    code_ttl = store.pttl(f"sms:{{{MOBILE}}}:code")
-    attempts_ttl = store.pttl(f"sms:{{{MOBILE}}}:attempts")
+    code_ttl = store.pttl(f"sms:{{{MOBILE}}}:code:register")
+    attempts_ttl = store.pttl(f"sms:{{{MOBILE}}}:attempts:register")
     assert 0 < attempts_ttl <= code_ttl
     assert code_ttl - attempts_ttl < 1000
 

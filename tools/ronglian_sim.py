@@ -1,4 +1,4 @@
-"""A local simulator of RongLian's TemplateSMS API, for tests and the benchmark.
+"""A local simulator of RongLian's TemplateSMS and VoiceVerify APIs, for tests and the benchmark.
 
 It checks what RongLian checks: the account in the URL, ``sig`` = upper-case
 MD5 of accId + token + timestamp, ``Authorization`` = base64 of
@@ -16,9 +16,14 @@ a real provider that never finished the request, sends nothing),
 over that many seconds; abandoned likewise if the client hangs up).
 ``delay`` adds latency to every answer.
 
+A ``VoiceVerify`` call (语音验证码) is checked and signed the same way, and
+recorded with ``kind: "voice"``; ``push_voice_result`` then posts RongLian's
+result notice for it to its ``respUrl``.
+
 Run standalone: ``python -m tools.ronglian_sim --port 8883``; then
-``GET /_sim/messages``, ``POST /_sim/script`` and ``POST /_sim/reset``
-control it over HTTP.
+``GET /_sim/messages``, ``POST /_sim/script``, ``POST /_sim/reset`` and
+``POST /_sim/voice-result`` (``{"index": -1, "state": "0", "url": ...}``: push
+the notice of that recorded call) control it over HTTP.
 """
 
 from __future__ import annotations
@@ -37,8 +42,15 @@ from collections import deque
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from xml.sax.saxutils import escape
 
-PATH = re.compile(r"^/2013-12-26/Accounts/(?P<acc>[^/]+)/SMS/TemplateSMS\?sig=(?P<sig>[^&]*)$")
+import requests
+
+PATH = re.compile(
+    r"^/2013-12-26/Accounts/(?P<acc>[^/]+)/(?P<kind>SMS/TemplateSMS|Calls/VoiceVerify)"
+    r"\?sig=(?P<sig>[^&]*)$"
+)
+KINDS = {"SMS/TemplateSMS": "sms", "Calls/VoiceVerify": "voice"}
 SUCCESS = "000000"
 
 
@@ -123,7 +135,32 @@ class RongLianSimulator:
                 self._lock.wait(0.05)
 
     # ----- the protocol ---------------------------------------------------
-    def _check(self, acc: str, sig: str, auth: str, body: dict[str, Any]) -> str:
+    def push_voice_result(
+        self, record: dict[str, Any], state: str = "0", url: str | None = None
+    ) -> requests.Response:
+        """POST RongLian's voice-verify result notice (XML, text/plain) for a recorded call.
+
+        ``state``: 0 answered, 1 not answered, 2 the call failed. To its
+        ``respUrl`` unless ``url`` is given.
+        """
+        fields = {
+            "action": "VoiceCode",
+            "number": record["to"],
+            "callSid": record["callSid"],
+            "state": state,
+            "duration": "12" if state == "0" else "0",
+            "userData": record.get("userData") or "",
+        }
+        body = "".join(f"<{name}>{escape(str(value))}</{name}>" for name, value in fields.items())
+        notice = f'<?xml version="1.0" encoding="UTF-8"?><Request>{body}</Request>'
+        return requests.post(
+            url or record["respUrl"],
+            data=notice.encode(),
+            headers={"Content-Type": "text/plain"},
+            timeout=10,
+        )
+
+    def _check(self, acc: str, sig: str, auth: str, body: dict[str, Any], kind: str) -> str:
         if acc != self.acc_id:
             return "111141"  # 主账户不存在
         try:
@@ -140,11 +177,18 @@ class RongLianSimulator:
             return "111109"  # Sig 校验失败
         if body.get("appId") != self.app_id:
             return "111181"  # 应用不存在
-        if not str(body.get("templateId", "")).isdigit():
-            return "112318"  # 模板ID须为数字
         to = body.get("to")
         if not isinstance(to, str) or not re.fullmatch(r"1[3-9][0-9]{9}", to):
             return "160042"  # 号码格式有误
+        if kind == "voice":
+            code = body.get("verifyCode")
+            if not isinstance(code, str) or not re.fullmatch(r"[0-9A-Za-z]{4,8}", code):
+                return "111310"  # 验证码格式错误
+            if str(body.get("playTimes", "")) not in {"1", "2", "3"}:
+                return "111311"  # 播放次数错误
+            return SUCCESS
+        if not str(body.get("templateId", "")).isdigit():
+            return "112318"  # 模板ID须为数字
         datas = body.get("datas")
         if not isinstance(datas, list):
             return "112308"  # data 参数为空
@@ -222,24 +266,31 @@ class RongLianSimulator:
                 if not match or not isinstance(body, dict):
                     sim._record(body, action, "172003")
                     return self._reply(400, {"statusCode": "400"})
+                kind = KINDS[match["kind"]]
+                body["kind"] = kind
                 if "http" in action:
                     sim._record(body, action, str(action["http"]))
                     return self._reply(action["http"], {"statusCode": str(action["http"])})
                 status = sim._check(
-                    match["acc"], match["sig"], self.headers.get("Authorization", ""), body
+                    match["acc"], match["sig"], self.headers.get("Authorization", ""), body, kind
                 )
                 if status == SUCCESS and "status" in action:
                     status = str(action["status"])
                 if status != SUCCESS:
                     sim._record(body, action, status)
                     return self._reply(200, {"statusCode": status, "statusMsg": "simulated"})
-                answer = {
-                    "statusCode": SUCCESS,
-                    "templateSMS": {
-                        "dateCreated": datetime.now().strftime("%Y%m%d%H%M%S"),
-                        "smsMessageSid": uuid.uuid4().hex,
-                    },
-                }
+                created = datetime.now().strftime("%Y%m%d%H%M%S")
+                if kind == "voice":
+                    body["callSid"] = uuid.uuid4().hex
+                    answer = {
+                        "statusCode": SUCCESS,
+                        "VoiceVerify": {"callSid": body["callSid"], "dateCreated": created},
+                    }
+                else:
+                    answer = {
+                        "statusCode": SUCCESS,
+                        "templateSMS": {"dateCreated": created, "smsMessageSid": uuid.uuid4().hex},
+                    }
                 if action.get("trickle"):
                     finished = self._trickle(answer, action["trickle"])
                     sim._record(body, action, SUCCESS if finished else "abandoned")
@@ -275,6 +326,12 @@ class RongLianSimulator:
                     sim.script(*payload.get("answers", []))
                     if "delay" in payload:
                         sim.delay = float(payload["delay"])
+                elif self.path == "/_sim/voice-result":
+                    calls = [r for r in sim.requests() if r["kind"] == "voice" and "callSid" in r]
+                    record = calls[int(payload.get("index", -1))]
+                    state, url = str(payload.get("state", "0")), payload.get("url")
+                    pushed = sim.push_voice_result(record, state, url)
+                    return self._reply(200, {"statusCode": SUCCESS, "pushed": pushed.status_code})
                 else:
                     return self._reply(404, {"statusCode": "404"})
                 self._reply(200, {"statusCode": SUCCESS})
@@ -283,13 +340,16 @@ class RongLianSimulator:
 
     def _record(self, body: dict[str, Any] | None, action: dict[str, Any], status: str) -> None:
         body = body or {}
+        voice = ("verifyCode", "playTimes", "displayNum", "respUrl", "lang", "userData", "callSid")
         with self._lock:
             self._requests.append(
                 {
+                    "kind": body.get("kind", "sms"),
                     "to": body.get("to"),
                     "appId": body.get("appId"),
                     "templateId": body.get("templateId"),
                     "datas": body.get("datas"),
+                    **{name: body[name] for name in voice if name in body},
                     "status": status,
                     "at": time.time(),
                 }

@@ -43,10 +43,16 @@ class ProviderChain:
         datas: Sequence[str],
         masked: str,
         purpose: str | None = None,
+        channel: str = "sms",
     ) -> SendResult:
-        """One attempt of one send; Redis errors propagate (the task retries them)."""
+        """One attempt of one send; Redis errors propagate (the task retries them).
+
+        A voice code goes only to the providers that place calls (``call``).
+        """
         pinned = self.records.start(send_id, mobile, masked, time.time())
         names = [pinned] if pinned in self.providers else list(self.providers)
+        if channel == "voice":
+            names = [name for name in names if name in self.callers()]
         result: SendResult | None = None
         for name in names:
             gate = self.breakers.allow(name)
@@ -56,7 +62,11 @@ class ProviderChain:
             if name != pinned:
                 self.records.pin(send_id, name)
             started = time.perf_counter()
-            result = self.providers[name].send(tid, mobile, datas, purpose)
+            provider = self.providers[name]
+            if channel == "voice":
+                result = provider.call(mobile, datas[0], purpose)  # type: ignore[attr-defined]
+            else:
+                result = provider.send(tid, mobile, datas, purpose)
             self._record(name, result, time.perf_counter() - started)
             if not result.failover:
                 break
@@ -80,6 +90,10 @@ class ProviderChain:
                     "SMS to %s [%s]: record not kept, Redis unavailable", masked, send_id
                 )
         return result
+
+    def callers(self) -> list[str]:
+        """The providers that place voice code calls (``call``): RongLian, and console."""
+        return [name for name, provider in self.providers.items() if hasattr(provider, "call")]
 
     def _record(self, name: str, result: SendResult, seconds: float) -> None:
         """Count the call against the provider's breaker; after a call, never raise."""

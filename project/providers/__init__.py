@@ -9,6 +9,7 @@ format). Which ones run, and in which order, is configuration: the chain in
 from __future__ import annotations
 
 from types import ModuleType
+from urllib.parse import urlencode
 
 from flask import Flask, current_app
 
@@ -31,7 +32,7 @@ def build(name: str, config: dict) -> SmsProvider:
     default_purpose = config["SMS_PURPOSES"][0]
     timeout = config["SMS_PROVIDER_TIMEOUT"]
     if name == "ronglian":
-        from .ronglian import RongLianProvider
+        from .ronglian import RongLianProvider, VoiceSettings
 
         return RongLianProvider(
             acc_id=config["RONGLIAN_ACC_ID"],
@@ -39,6 +40,12 @@ def build(name: str, config: dict) -> SmsProvider:
             app_id=config["RONGLIAN_APP_ID"],
             base_url=config["RONGLIAN_BASE_URL"],
             timeout=timeout,
+            voice=VoiceSettings(
+                display_num=config["RONGLIAN_VOICE_DISPLAY_NUM"],
+                play_times=config["RONGLIAN_VOICE_PLAY_TIMES"],
+                lang=config["RONGLIAN_VOICE_LANG"],
+                resp_url=voice_result_url(config),
+            ),
         )
     if name == "aliyun":
         from .aliyun.provider import AliyunProvider
@@ -74,6 +81,14 @@ def build(name: str, config: dict) -> SmsProvider:
     from .console import ConsoleProvider
 
     return ConsoleProvider()
+
+
+def voice_result_url(config: dict) -> str:
+    """Where RongLian pushes a voice call's result: ``SMS_PUBLIC_URL`` + route + token."""
+    base, token = config["SMS_PUBLIC_URL"], config["SMS_CALLBACK_TOKEN"]
+    if not (base and token):
+        return ""
+    return f"{base}/callbacks/ronglian/voice?{urlencode({'token': token})}"
 
 
 def init_app(app: Flask) -> None:

@@ -5,12 +5,18 @@
 // Accept-Language header the browser sends with each request).
 // When the server asks for a captcha (captcha_required, captcha_wrong) the
 // page shows one from /captcha; a tap on the image draws a new one.
+// The purpose selector says what the code is for (it must be verified for
+// the same purpose). After an SMS the "语音验证码" link offers a voice call
+// instead, once the SMS cooldown is over. A successful verify hands the page
+// a verification token, meant for the app's backend: the page says it got
+// one and never shows it.
 "use strict";
 
 const TEXTS = {
   zh: {
     sent: "验证码已发送",
-    verified: "验证成功",
+    voiceSent: "请接听语音来电，留意播报的验证码",
+    verified: "验证成功，已收到验证凭证",
     retryIn: (seconds) => `${seconds} 秒后重试`,
     network: "网络错误，请稍后重试",
   },
@@ -24,8 +30,13 @@ const TEXTS = {
     verify: "Verify",
     captcha: "Picture captcha",
     captchaAlt: "Picture captcha (tap for a new one)",
+    purpose: "Purpose",
+    purposes: { register: "Sign up", login: "Log in", reset_password: "Reset password" },
+    voiceHint: "No SMS? ",
+    voice: "Voice code",
     sent: "Code sent",
-    verified: "Verified",
+    voiceSent: "Answer the call: it reads the code out",
+    verified: "Verified; verification token received",
     retryIn: (seconds) => `Retry in ${seconds} s`,
     network: "Network error; please retry",
   },
@@ -45,14 +56,20 @@ const $ = (id) => document.getElementById(id);
 const sendButton = $("send");
 const captchaRow = $("captcha-row");
 const captchaImage = $("captcha-image");
+const voiceButton = $("voice");
 let timer = null;
 let captchaId = null;
+let verificationToken = null; // for the app's backend to redeem; never shown
 
 function translatePage() {
   if (lang === "zh") return; // index.html is written in Chinese
   document.documentElement.lang = "en";
   document.title = T.title;
   $("title").textContent = T.title;
+  $("purpose-label").textContent = T.purpose;
+  for (const option of $("purpose").options) option.textContent = T.purposes[option.value];
+  $("voice-hint").textContent = T.voiceHint;
+  voiceButton.textContent = T.voice;
   $("mobile-label").textContent = T.mobile;
   $("mobile").placeholder = T.mobilePlaceholder;
   sendButton.textContent = T.send;
@@ -82,10 +99,12 @@ function countdown(seconds) {
   clearInterval(timer);
   let left = Math.max(1, Math.ceil(seconds));
   sendButton.disabled = true;
+  voiceButton.disabled = true;
   const tick = () => {
     if (left <= 0) {
       clearInterval(timer);
       sendButton.disabled = false;
+      voiceButton.disabled = false; // the cooldown is the mobile's, whatever the channel
       sendButton.textContent = sendLabel;
       return;
     }
@@ -121,11 +140,14 @@ async function newCaptcha() {
 
 captchaImage.addEventListener("click", newCaptcha);
 
-function sendOptions() {
-  if (captchaId === null) return { method: "POST" };
-  // A captcha is used up by the send that presents it, right or wrong.
-  const fields = { captcha_id: captchaId, captcha: $("captcha").value.trim() };
-  captchaId = null;
+function sendOptions(channel) {
+  const fields = { purpose: $("purpose").value, channel };
+  if (captchaId !== null) {
+    // A captcha is used up by the send that presents it, right or wrong.
+    fields.captcha_id = captchaId;
+    fields.captcha = $("captcha").value.trim();
+    captchaId = null;
+  }
   return {
     method: "POST",
     headers: { "Content-Type": "application/json" },
@@ -133,13 +155,13 @@ function sendOptions() {
   };
 }
 
-$("send-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+async function sendCode(channel) {
   const mobile = $("mobile").value.trim();
   sendButton.disabled = true;
+  voiceButton.disabled = true;
   const { response, body } = await call(
     `/users/sms/${encodeURIComponent(mobile)}`,
-    sendOptions(),
+    sendOptions(channel),
   );
   if (body && (body.error === "captcha_required" || body.error === "captcha_wrong")) {
     show(errorText(body), false);
@@ -149,7 +171,8 @@ $("send-form").addEventListener("submit", async (event) => {
   }
   captchaRow.hidden = true;
   if (response && response.status === 200) {
-    show(T.sent, true);
+    show(channel === "voice" ? T.voiceSent : T.sent, true);
+    $("voice-row").hidden = false;
     countdown(body.interval);
     $("code").focus();
   } else if (response && response.status === 429) {
@@ -158,8 +181,16 @@ $("send-form").addEventListener("submit", async (event) => {
   } else {
     show(errorText(body), false);
     sendButton.disabled = false;
+    voiceButton.disabled = false;
   }
+}
+
+$("send-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendCode("sms");
 });
+
+voiceButton.addEventListener("click", () => sendCode("voice"));
 
 $("verify-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -167,9 +198,11 @@ $("verify-form").addEventListener("submit", async (event) => {
   const { response, body } = await call(`/users/sms/${encodeURIComponent(mobile)}/verify`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ code: $("code").value.trim() }),
+    body: JSON.stringify({ code: $("code").value.trim(), purpose: $("purpose").value }),
   });
   if (response && response.ok) {
+    // A real app posts this to its own backend, which redeems it once.
+    verificationToken = body.verification_token;
     show(T.verified, true);
   } else {
     show(errorText(body), false);

@@ -108,7 +108,7 @@ def test_sends_published_in_a_row_all_reach_the_queue_through_one_reused_redis_c
     celery = app.extensions["celery"]
     with app.app_context():
         for n in range(3):
-            enqueue_send("1", f"1381234567{n}", ["sealed:x", "5"], 300)
+            enqueue_send("1", f"1381234567{n}", ["sealed:x", "5"], 300, "login")
 
     assert Redis.from_url(redis_url).llen(celery.conf.task_default_queue) == 3
     with celery.connection_for_write() as conn:

@@ -94,7 +94,7 @@ class AliyunSimulator(VendorSimulator):
         payload["HostId"] = "dysmsapi.aliyuncs.com"
         return Reply(http, payload, {**record, "status": code}, self.CONTENT_TYPE)
 
-    def error_reply(self, http_status: int) -> Reply:
+    def error_reply(self, http_status: int, path: str, raw: bytes) -> Reply:
         code = "ServiceUnavailable" if http_status == 503 else "InternalError"
         return self._error(http_status, code, "simulated", {})
 

@@ -98,7 +98,7 @@ class TencentSimulator(VendorSimulator):
         }
         return Reply(http, payload, {**record, "status": code}, self.CONTENT_TYPE)
 
-    def error_reply(self, http_status: int) -> Reply:
+    def error_reply(self, http_status: int, path: str, raw: bytes) -> Reply:
         return self._error("InternalError", "simulated", {}, http=http_status)
 
     def _check_signature(self, path: str, query: str, headers: Any, raw: bytes) -> Reply | None:

@@ -22,9 +22,7 @@ the notice of that recorded call) control it over HTTP.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
 import hashlib
 import json
 import re
@@ -35,7 +33,7 @@ from xml.sax.saxutils import escape
 
 import requests
 
-from tools.vendor_sim import Reply, VendorSimulator
+from tools.vendor_sim import Reply, VendorSimulator, run_standalone
 
 PATH = re.compile(
     r"^/2013-12-26/Accounts/(?P<acc>[^/]+)/(?P<kind>SMS/TemplateSMS|Calls/VoiceVerify)"
@@ -196,18 +194,15 @@ class RongLianSimulator(VendorSimulator):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8883)
-    parser.add_argument("--acc-id", default="sim-acc")
-    parser.add_argument("--acc-token", default="sim-token")
-    parser.add_argument("--app-id", default="sim-app")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
-    args = parser.parse_args()
-    sim = RongLianSimulator(args.acc_id, args.acc_token, args.app_id, port=args.port)
-    sim.delay = args.delay
-    print(f"RongLian simulator on {sim.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        sim._server.serve_forever()
+    run_standalone(
+        RongLianSimulator,
+        __doc__,
+        "RongLian",
+        8883,
+        acc_id="sim-acc",
+        acc_token="sim-token",
+        app_id="sim-app",
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ own in ``control``.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import socket
 import threading
@@ -268,3 +270,22 @@ class VendorSimulator:
                 return None
 
         return Handler
+
+
+def run_standalone(
+    make: type[VendorSimulator], doc: str, name: str, port: int, **options: str
+) -> None:
+    """``python -m tools.<vendor>_sim``: ``--port``, ``--delay`` and one flag per
+    constructor option (``options`` holds their defaults); serves until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--port", type=int, default=port)
+    for option, default in options.items():
+        parser.add_argument(f"--{option.replace('_', '-')}", default=default)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = vars(parser.parse_args())
+    delay = args.pop("delay")
+    sim = make(**args)
+    sim.delay = delay
+    print(f"{name} simulator on {sim.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        sim._server.serve_forever()

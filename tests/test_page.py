@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.conftest import skip_loudly
 
 MOBILE = "13812345678"
 CHROMIUM_ARGS = [
@@ -42,8 +43,7 @@ def open_browser():
             "CHROMIUM NOT AVAILABLE: install Debian's chromium (make test does so as root); "
             "the browser test is skipped"
         )
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
+        skip_loudly(reason)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         contexts = []

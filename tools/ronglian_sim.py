@@ -125,6 +125,8 @@ class RongLianSimulator(VendorSimulator):
             state, url = str(payload.get("state", "0")), payload.get("url")
             pushed = self.push_voice_result(record, state, url)
             return {"statusCode": SUCCESS, "pushed": pushed.status_code}
+        if path == "/_sim/report":
+            return None  # no SMS status report push simulated for RongLian: 404
         return super().control(path, payload)
 
     def _parse(self, path: str, raw: bytes) -> tuple[re.Match, dict[str, Any]] | Reply:

@@ -154,6 +154,7 @@ def test_a_whole_worker_killed_mid_send_still_delivers_before_the_code_expires(
     second = start_worker(env=env, pool="threads", name="second")
 
     [sms] = sim.wait_for(1, timeout=ttl + 10)
+    print(f"REDELIVERY SMS_CODE_TTL={ttl}: arrived {sms['at'] - issued_at:.1f} s after the ask")
     assert sms["at"] < issued_at + ttl  # the code was still valid when it arrived
     statuses = [r["status"] for r in sim.requests()]
     assert statuses == ["abandoned", "000000"], statuses

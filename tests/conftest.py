@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import redis
@@ -278,6 +279,12 @@ def start_beat(
     return start
 
 
+def skip_loudly(reason: str) -> NoReturn:
+    """Skip, and say so in the run's warnings summary: a missing tool must not pass quietly."""
+    warnings.warn(reason, stacklevel=2)
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
@@ -291,8 +298,7 @@ def rabbitmq_server() -> Iterator[RabbitMQServer]:
             "RABBITMQ NOT AVAILABLE: no rabbitmq-server installed (make test installs "
             "Debian's package when run as root); broker tests skipped"
         )
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
+        skip_loudly(reason)
     server = RabbitMQServer().start()
     yield server
     server.cleanup()

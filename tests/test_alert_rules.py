@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import skip_loudly
 
 RULES = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
 # Each rule file, with its unit tests beside it, and how many rules it holds.
@@ -24,8 +25,7 @@ def promtool() -> str:
             "PROMTOOL NOT AVAILABLE: install Debian's prometheus package (make test does so "
             "as root); the alert rules are not checked"
         )
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
+        skip_loudly(reason)
     return path
 
 

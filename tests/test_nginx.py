@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import warnings
 from urllib.parse import urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
 
 from project.messages import MESSAGES, TRANSLATIONS
-from tests.conftest import CALLBACK_TOKEN
+from tests.conftest import CALLBACK_TOKEN, skip_loudly
 from tools.nginx_server import NginxServer, nginx_binary
 from tools.services import wait_until
 
@@ -56,8 +55,7 @@ def proxied(start_web, tmp_path):
     """gunicorn (TRUSTED_PROXY_COUNT=1, 2 sends per minute per IP) behind nginx."""
     if nginx_binary() is None:
         reason = "NGINX NOT AVAILABLE: make test installs Debian's nginx as root; skipped"
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
+        skip_loudly(reason)
     web = start_web({"TRUSTED_PROXY_COUNT": "1", "RATELIMIT_SMS_PER_IP": "2 per minute"})
     with NginxServer(urlsplit(web).netloc, tmp_path / "nginx") as nginx:
         yield nginx

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.conftest import skip_loudly
 
 MOBILE = "13812345678"
 CHROMIUM_ARGS = [
@@ -42,8 +43,7 @@ def open_browser():
             "CHROMIUM NOT AVAILABLE: install Debian's chromium (make test does so as root); "
             "the browser test is skipped"
         )
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
+        skip_loudly(reason)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         contexts = []
@@ -67,6 +67,30 @@ def open_browser():
         browser.close()
 
 
+@pytest.fixture
+def open_service(start_web, start_worker, open_browser):
+    """Starts the service with ``env`` (a worker too unless ``worker=False``) and opens its
+    page in ``locale``; gives the web address, the page and its script errors."""
+
+    def open_page(locale: str = "zh-CN", env: dict[str, str] | None = None, worker: bool = True):
+        if worker:
+            start_worker(env=env, pool="threads")
+        web = start_web(env=env)
+        page, errors = open_browser(locale)
+        page.goto(f"{web}/")
+        return web, page, errors
+
+    return open_page
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where a test's screenshots go (kept with the test's files)."""
+    path = tmp_path / "screenshots"
+    path.mkdir()
+    return path
+
+
 def test_page_headers_forbid_inline_script_and_other_origins(client):
     answer = client.get("/")
 
@@ -79,19 +103,11 @@ def test_page_headers_forbid_inline_script_and_other_origins(client):
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_a_chinese_phone_sees_chinese_for_each_step(
-    start_web, start_worker, sim, open_browser, tmp_path
-):
+def test_a_chinese_phone_sees_chinese_for_each_step(open_service, sim, shots):
     from playwright.sync_api import expect
 
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    start_worker(pool="threads")
-    web = start_web()
-    page, errors = open_browser("zh-CN")
+    web, page, errors = open_service("zh-CN")
     message = page.locator("#message")
-
-    page.goto(f"{web}/")
     page.screenshot(path=shots / "1-empty.png")
 
     page.fill("#mobile", "12345")
@@ -139,16 +155,11 @@ def test_a_chinese_phone_sees_chinese_for_each_step(
     print(f"screenshots in {shots}")
 
 
-def test_an_english_browser_gets_the_page_and_the_answers_in_english(
-    start_web, sim, open_browser, tmp_path
-):
+def test_an_english_browser_gets_the_page_and_the_answers_in_english(open_service, sim, tmp_path):
     from playwright.sync_api import expect
 
-    web = start_web()
-    page, errors = open_browser("en-US")
+    _, page, errors = open_service("en-US", worker=False)
     message = page.locator("#message")
-
-    page.goto(f"{web}/")
     expect(page.locator("#send")).to_have_text("Get code")
     page.fill("#mobile", "12345")
     page.click("#send")
@@ -162,19 +173,12 @@ def test_an_english_browser_gets_the_page_and_the_answers_in_english(
     assert errors == []
 
 
-def test_the_page_asks_for_the_captcha_when_the_server_does(
-    start_web, start_worker, sim, open_browser, tmp_path
-):
+def test_the_page_asks_for_the_captcha_when_the_server_does(open_service, sim, shots):
     from playwright.sync_api import expect
 
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     captcha = {"SMS_CAPTCHA": "always", "SMS_CAPTCHA_TEST_ANSWER": "QZ7K"}
-    start_worker(env=captcha, pool="threads")
-    web = start_web(env=captcha)
-    page, errors = open_browser("zh-CN")
+    _, page, errors = open_service("zh-CN", env=captcha)
     message = page.locator("#message")
-    page.goto(f"{web}/")
     expect(page.locator("#captcha-row")).to_be_hidden()
 
     page.fill("#mobile", MOBILE)
@@ -212,21 +216,14 @@ def test_the_page_asks_for_the_captcha_when_the_server_does(
     assert len(sim.requests()) == 1
 
 
-def test_the_purpose_selector_and_a_voice_code_end_to_end(
-    start_web, start_worker, sim, open_browser, tmp_path
-):
+def test_the_purpose_selector_and_a_voice_code_end_to_end(open_service, sim, shots):
     """Log in: an SMS with login's template, then a voice code after the cooldown."""
     from playwright.sync_api import expect
 
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     env = {"RONGLIAN_TEMPLATES": "login:22,reset_password:33", "SMS_SEND_INTERVAL": "3"}
-    start_worker(env=env, pool="threads")
-    web = start_web(env=env)
-    page, errors = open_browser("zh-CN")
+    _, page, errors = open_service("zh-CN", env=env)
     message = page.locator("#message")
     voice = page.locator("#voice")
-    page.goto(f"{web}/")
     expect(page.locator("#voice-row")).to_be_hidden()
     assert page.locator("#purpose option").all_text_contents() == ["注册", "登录", "找回密码"]
 

@@ -134,30 +134,6 @@ def test_voice_transient_failures_are_retried_into_exactly_one_call(start_web, s
     assert "attempt 2 failed: statusCode 500" in log
 
 
-def test_voice_retries_stop_when_the_code_would_expire(start_web, start_worker, sim):
-    short = {
-        "SMS_CODE_TTL": "12",
-        "SMS_PROVIDER_TIMEOUT": "1",
-        "CELERY_VISIBILITY_TIMEOUT": "4",
-        "SMS_RETRY_BACKOFF": "2",
-        "SMS_RETRY_BACKOFF_MAX": "3",
-        "SMS_MAX_RETRIES": "100",
-    }
-    worker = start_worker(env=short, pool="threads")
-    web = start_web(env=short)
-    sim.script(*[{"http": 503}] * 100)
-
-    issued_at = time.time()
-    assert send(web, channel="voice").status_code == 200
-
-    worker.wait_for_output("the code expires before a retry", timeout=30)
-    time.sleep(1)
-    attempts = sim.requests()
-    assert attempts and all(r["kind"] == "voice" for r in attempts)
-    assert all(r["at"] < issued_at + 12 for r in attempts)
-    assert sim.delivered() == []
-
-
 def test_the_simulator_sees_each_purposes_template(start_web, start_worker, sim):
     templates = {"RONGLIAN_TEMPLATES": "login:22,reset_password:33"}
     start_worker(env=templates, pool="threads")

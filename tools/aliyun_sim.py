@@ -23,8 +23,6 @@ Run standalone: ``python -m tools.aliyun_sim --port 8884``.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import hashlib
 import hmac
 import json
@@ -37,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from tools.vendor_sim import Reply, VendorSimulator
+from tools.vendor_sim import Reply, VendorSimulator, run_standalone
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 AUTH = re.compile(
@@ -94,7 +92,7 @@ class AliyunSimulator(VendorSimulator):
         payload["HostId"] = "dysmsapi.aliyuncs.com"
         return Reply(http, payload, {**record, "status": code}, self.CONTENT_TYPE)
 
-    def error_reply(self, http_status: int) -> Reply:
+    def error_reply(self, http_status: int, path: str, raw: bytes) -> Reply:
         code = "ServiceUnavailable" if http_status == 503 else "InternalError"
         return self._error(http_status, code, "simulated", {})
 
@@ -195,20 +193,15 @@ class AliyunSimulator(VendorSimulator):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8884)
-    parser.add_argument("--access-key-id", default="sim-ak")
-    parser.add_argument("--access-key-secret", default="sim-secret")
-    parser.add_argument("--sign-name", default="SimSign")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
-    args = parser.parse_args()
-    sim = AliyunSimulator(
-        args.access_key_id, args.access_key_secret, args.sign_name, port=args.port
+    run_standalone(
+        AliyunSimulator,
+        __doc__,
+        "Aliyun SMS",
+        8884,
+        access_key_id="sim-ak",
+        access_key_secret="sim-secret",
+        sign_name="SimSign",
     )
-    sim.delay = args.delay
-    print(f"Aliyun SMS simulator on {sim.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        sim._server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ import secrets
 import time
 
 from tools.rabbitmq_server import RabbitMQServer
+from tools.server_group import ServerGroup, serve
 
 
-class RabbitMQCluster:
+class RabbitMQCluster(ServerGroup):
     """Start with ``start()`` (or ``with``); ``cleanup()`` stops and removes every node."""
 
     def __init__(self, size: int = 3) -> None:
@@ -71,25 +72,9 @@ class RabbitMQCluster:
         for node in reversed(self.nodes):
             node.cleanup()
 
-    def __enter__(self) -> RabbitMQCluster:
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
 
 def main() -> None:
-    with RabbitMQCluster() as cluster:
-        print(f"CELERY_BROKER_URL='{cluster.url}'")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    serve(RabbitMQCluster(), lambda cluster: f"CELERY_BROKER_URL='{cluster.url}'")
 
 
 if __name__ == "__main__":

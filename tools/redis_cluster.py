@@ -16,6 +16,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from tools.redis_server import RedisServer, free_port
+from tools.server_group import ServerGroup, serve
 
 BUS_OFFSET = 10000  # a cluster node also listens on its port + 10000
 
@@ -34,7 +35,7 @@ def cluster_port() -> int:
             continue
 
 
-class RedisClusterServers:
+class RedisClusterServers(ServerGroup):
     """Start with ``start()`` (or ``with``); ``cleanup()`` stops and removes every node."""
 
     def __init__(self, masters: int = 3) -> None:
@@ -91,21 +92,9 @@ class RedisClusterServers:
         for node in self.nodes:
             node.cleanup()
 
-    def __enter__(self) -> RedisClusterServers:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
 
 def main() -> None:
-    with RedisClusterServers() as cluster:
-        print(f"REDIS_CLUSTER_NODES={cluster.addresses}")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    serve(RedisClusterServers(), lambda cluster: f"REDIS_CLUSTER_NODES={cluster.addresses}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import time
 import redis
 
 from tools.redis_server import RedisServer, redis_binary
+from tools.server_group import ServerGroup, serve
 
 MASTER_NAME = "sms-master"
 
@@ -40,7 +41,7 @@ class SentinelServer(RedisServer):
         return [redis_binary(), str(self.config), "--sentinel"]
 
 
-class RedisSentinelSet:
+class RedisSentinelSet(ServerGroup):
     """Start with ``start()`` (or ``with``); ``cleanup()`` stops and removes all six."""
 
     def __init__(self, replicas: int = 2, sentinels: int = 3, down_after_ms: int = 2000) -> None:
@@ -148,22 +149,12 @@ class RedisSentinelSet:
         for server in [*self.sentinels, *self.servers]:
             server.cleanup()
 
-    def __enter__(self) -> RedisSentinelSet:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
-
 
 def main() -> None:
-    with RedisSentinelSet() as group:
-        for name, value in group.settings().items():
-            print(f"{name}={value}")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    serve(
+        RedisSentinelSet(),
+        lambda group: "\n".join(f"{name}={value}" for name, value in group.settings().items()),
+    )
 
 
 if __name__ == "__main__":

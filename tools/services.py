@@ -117,6 +117,11 @@ def gunicorn(
     return Service(f"gunicorn-{port}", argv, env, log_dir)
 
 
+def _celery(app: str, command: str, *args: str) -> list[str]:
+    """``celery -A <app> <command> ...`` from this virtualenv."""
+    return [str(BIN / "celery"), "-A", app, command, *args]
+
+
 def celery_worker(
     env: Mapping[str, str],
     log_dir: Path,
@@ -126,9 +131,7 @@ def celery_worker(
     extra: list[str] | None = None,
     app: str = "celery_worker.celery",
 ) -> Service:
-    argv = [
-        str(BIN / "celery"),
-        "-A",
+    argv = _celery(
         app,
         "worker",
         "-l",
@@ -142,14 +145,14 @@ def celery_worker(
         "--hostname",
         f"{name}@%h",
         *(extra or []),
-    ]
+    )
     return Service(name, argv, env, log_dir)
 
 
 def celery_beat(env: Mapping[str, str], log_dir: Path, name: str = "beat") -> Service:
     """``celery -A celery_worker.celery beat`` as the README gives it (the scheduler,
     celery-redbeat, comes from the settings)."""
-    argv = [str(BIN / "celery"), "-A", "celery_worker.celery", "beat", "-l", "info"]
+    argv = _celery("celery_worker.celery", "beat", "-l", "info")
     return Service(name, argv, env, log_dir)
 
 
@@ -161,13 +164,5 @@ def flower(
     app: str = "celery_worker.celery",
 ) -> Service:
     """``celery flower`` (requirements-ops.txt) on 127.0.0.1:``port``: what ``make flower`` runs."""
-    argv = [
-        str(BIN / "celery"),
-        "-A",
-        app,
-        "flower",
-        "--address=127.0.0.1",
-        f"--port={port}",
-        *(extra or []),
-    ]
+    argv = _celery(app, "flower", "--address=127.0.0.1", f"--port={port}", *(extra or []))
     return Service(f"flower-{port}", argv, env, log_dir)

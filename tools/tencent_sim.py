@@ -23,8 +23,6 @@ Run standalone: ``python -m tools.tencent_sim --port 8885``.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import hashlib
 import hmac
 import json
@@ -37,7 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from tools.vendor_sim import Reply, VendorSimulator
+from tools.vendor_sim import Reply, VendorSimulator, run_standalone
 
 AUTH = re.compile(
     r"^TC3-HMAC-SHA256 Credential=(?P<sid>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)"
@@ -98,7 +96,7 @@ class TencentSimulator(VendorSimulator):
         }
         return Reply(http, payload, {**record, "status": code}, self.CONTENT_TYPE)
 
-    def error_reply(self, http_status: int) -> Reply:
+    def error_reply(self, http_status: int, path: str, raw: bytes) -> Reply:
         return self._error("InternalError", "simulated", {}, http=http_status)
 
     def _check_signature(self, path: str, query: str, headers: Any, raw: bytes) -> Reply | None:
@@ -190,21 +188,16 @@ class TencentSimulator(VendorSimulator):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8885)
-    parser.add_argument("--secret-id", default="sim-secret-id")
-    parser.add_argument("--secret-key", default="sim-secret-key")
-    parser.add_argument("--sdk-app-id", default="1400000000")
-    parser.add_argument("--sign-name", default="SimSign")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
-    args = parser.parse_args()
-    sim = TencentSimulator(
-        args.secret_id, args.secret_key, args.sdk_app_id, args.sign_name, port=args.port
+    run_standalone(
+        TencentSimulator,
+        __doc__,
+        "Tencent Cloud SMS",
+        8885,
+        secret_id="sim-secret-id",
+        secret_key="sim-secret-key",
+        sdk_app_id="1400000000",
+        sign_name="SimSign",
     )
-    sim.delay = args.delay
-    print(f"Tencent Cloud SMS simulator on {sim.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        sim._server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -12,16 +12,20 @@ then it is recorded as ``abandoned`` and, like a real vendor that never
 finished the request, sends nothing), ``{"trickle": 30.0}`` (answer, but send
 the body a byte at a time over that long; ``abandoned`` if the client hangs
 up first). Each vendor adds its own error-code keys. ``delay`` adds latency
-to every answer. Every request is recorded.
+to every answer. Every request is recorded; ``connections`` counts the TCP
+connections accepted (keep-alive reuse shows as fewer).
 
 Over HTTP (standalone use): ``GET /_sim/messages``, ``POST /_sim/script``
 (``{"answers": [...], "delay": s}``), ``POST /_sim/reset`` and
 ``POST /_sim/report`` (``{"url": ..., "index": -1, "success": true}``: push
-the delivery report of that recorded request to ``url``).
+the delivery report of that recorded request to ``url``); a subclass adds its
+own in ``control``.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import socket
 import threading
@@ -65,6 +69,7 @@ class VendorSimulator:
         self._script: deque[dict[str, Any]] = deque()
         self.delay = 0.0
         self.holding = 0  # requests that arrived under a "hold" answer
+        self.connections = 0  # TCP connections accepted
         self._server = _Server((host, port), self._handler())
         self._thread: threading.Thread | None = None
 
@@ -89,6 +94,7 @@ class VendorSimulator:
             self._script.clear()
             self.delay = 0.0
             self.holding = 0
+            self.connections = 0
 
     def script(self, *answers: dict[str, Any]) -> None:
         with self._lock:
@@ -132,11 +138,26 @@ class VendorSimulator:
     def answer(self, method: str, path: str, headers: Any, raw: bytes, action: dict) -> Reply:
         raise NotImplementedError
 
-    def error_reply(self, http_status: int) -> Reply:
+    def error_reply(self, http_status: int, path: str, raw: bytes) -> Reply:
         raise NotImplementedError
 
     def report_for(self, record: dict[str, Any], success: bool) -> dict[str, Any]:
         raise NotImplementedError
+
+    def control(self, path: str, payload: dict[str, Any]) -> Any:
+        """Answer a ``POST /_sim/...`` control request; None for an unknown one (404)."""
+        if path == "/_sim/reset":
+            self.reset()
+        elif path == "/_sim/script":
+            self.script(*payload.get("answers", []))
+            if "delay" in payload:
+                self.delay = float(payload["delay"])
+        elif path == "/_sim/report":
+            record = self.requests()[int(payload.get("index", -1))]
+            self.push_report(payload["url"], record, bool(payload.get("success", True)))
+        else:
+            return None
+        return {"ok": True}
 
     # ----- the server -----------------------------------------------------
     def _record(self, record: dict[str, Any]) -> None:
@@ -148,8 +169,15 @@ class VendorSimulator:
         sim = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs offer
+            # Headers and body go out in two writes: without this, Nagle's
+            # algorithm and the client's delayed ACK add 40 ms to every answer.
             disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with sim._lock:
+                    sim.connections += 1
 
             def log_message(self, *args: Any) -> None:  # quiet: no test noise
                 pass
@@ -202,7 +230,7 @@ class VendorSimulator:
                         sim._record({"status": "abandoned"})
                         return None
                 if "http" in action:
-                    reply = sim.error_reply(int(action["http"]))
+                    reply = sim.error_reply(int(action["http"]), self.path, raw)
                 else:
                     reply = sim.answer("POST", self.path, self.headers, raw, action)
                 if action.get("trickle"):
@@ -235,19 +263,29 @@ class VendorSimulator:
                 return True
 
             def _control(self, raw: bytes) -> None:
-                payload = json.loads(raw or b"{}")
-                if self.path == "/_sim/reset":
-                    sim.reset()
-                elif self.path == "/_sim/script":
-                    sim.script(*payload.get("answers", []))
-                    if "delay" in payload:
-                        sim.delay = float(payload["delay"])
-                elif self.path == "/_sim/report":
-                    record = sim.requests()[int(payload.get("index", -1))]
-                    sim.push_report(payload["url"], record, bool(payload.get("success", True)))
-                else:
+                answer = sim.control(self.path, json.loads(raw or b"{}"))
+                if answer is None:
                     return self._reply(404, {"error": "not found"}, "application/json")
-                self._reply(200, {"ok": True}, "application/json")
+                self._reply(200, answer, "application/json")
                 return None
 
         return Handler
+
+
+def run_standalone(
+    make: type[VendorSimulator], doc: str, name: str, port: int, **options: str
+) -> None:
+    """``python -m tools.<vendor>_sim``: ``--port``, ``--delay`` and one flag per
+    constructor option (``options`` holds their defaults); serves until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--port", type=int, default=port)
+    for option, default in options.items():
+        parser.add_argument(f"--{option.replace('_', '-')}", default=default)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = vars(parser.parse_args())
+    delay = args.pop("delay")
+    sim = make(**args)
+    sim.delay = delay
+    print(f"{name} simulator on {sim.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        sim._server.serve_forever()

@@ -49,7 +49,10 @@ def read_before(response: requests.Response, deadline: float) -> bytes:
 
 
 def bound(adapter: HTTPAdapter) -> HTTPAdapter:
-    """``adapter``, its answers read against the deadline of the current ``within`` block."""
+    """``adapter``, its answers read against the deadline of the current ``within`` block.
+
+    The connect and header waits are capped at the deadline too.
+    """
     send = adapter.send
 
     def send_within(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
@@ -57,7 +60,10 @@ def bound(adapter: HTTPAdapter) -> HTTPAdapter:
         if not seconds:
             return send(request, **kwargs)
         deadline = time.monotonic() + seconds
-        response = send(request, **{**kwargs, "stream": True})
+        timeout = kwargs.get("timeout") or seconds
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        timeout = (min(connect or seconds, seconds), min(read or seconds, seconds))
+        response = send(request, **{**kwargs, "timeout": timeout, "stream": True})
         try:
             response._content = read_before(response, deadline)
         except BaseException:

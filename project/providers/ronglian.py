@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from ronglian_sms_sdk import SmsSDK
 
 from .base import SendResult, Verdict, never_connected
-from .deadline import read_before
+from .deadline import bound, within
 from .status import classify
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ NETWORK_ERROR = "172001"
 BAD_RESPONSE = "172003"
 
 _last_error = threading.local()
-_deadline = threading.local()
 
 
 class _PooledRequests:
@@ -61,17 +61,9 @@ class _PooledRequests:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
-        limit = getattr(_deadline, "seconds", None) or 10.0
-        deadline = time.monotonic() + limit
-        connect, read = kwargs.get("timeout") or (limit, limit)
-        kwargs.update(timeout=(min(connect, limit), min(read, limit)), stream=True)
-        response = session.post(url, **kwargs)
-        try:
-            response._content = read_before(response, deadline)
-        except BaseException:
-            response.close()  # hang up: the provider sees the request abandoned
-            raise
-        return response
+            for scheme in ("http://", "https://"):
+                session.mount(scheme, bound(HTTPAdapter()))
+        return session.post(url, **kwargs)
 
 
 class _QuietTraceback:
@@ -121,8 +113,8 @@ class RongLianProvider:
     ) -> SendResult:
         """Send with template ``tid``; ``purpose`` already chose it."""
         _last_error.name, _last_error.unsent = None, False
-        _deadline.seconds = self.timeout
-        raw = self._sdk.sendMessage(tid, mobile, tuple(datas))
+        with within(self.timeout):
+            raw = self._sdk.sendMessage(tid, mobile, tuple(datas))
         try:
             answer = json.loads(raw)
             status = str(answer["statusCode"])
@@ -154,9 +146,11 @@ class RongLianProvider:
             "lang": self.voice.lang,
             "userData": purpose or "",
         }
-        _deadline.seconds = self.timeout
         try:
-            response = _REQUESTS.post(url, headers=headers, data=json.dumps(body), timeout=(2, 5))
+            with within(self.timeout):
+                response = _REQUESTS.post(
+                    url, headers=headers, data=json.dumps(body), timeout=(2, 5)
+                )
         except requests.RequestException as exc:
             verdict = classify(NETWORK_ERROR)
             if never_connected(exc):

@@ -14,7 +14,6 @@ from pyinstrument import Profiler
 
 from project import create_app
 from project.delivery.chain import get_chain
-from project.redis_store import get_ledger
 from tools.redis_server import RedisServer
 from tools.ronglian_sim import RongLianSimulator
 
@@ -47,12 +46,13 @@ def main(calls: int = 2000) -> None:
             client.post(f"/users/sms/139{n:08d}")
 
         def send(n: int) -> None:
-            ledger.begin(f"profile-{n}", "owner")
-            chain.send(f"profile-{n}", "1", "13812345678", ["123456", "5"], "138****5678")
-            ledger.finish(f"profile-{n}", True, "sends_succeeded")
+            send_id, mobile, masked = f"profile-{n}", "13812345678", "138****5678"
+            begun = chain.begin(send_id, "owner", mobile, masked, "sms")
+            attempt = chain.send(begun, send_id, "1", mobile, ["123456", "5"], masked)
+            chain.finish(send_id, attempt, "sends_succeeded", failed=False)
 
         with app.app_context():
-            chain, ledger = get_chain(), get_ledger()
+            chain = get_chain()
             for label, call in (("POST /users/sms/<mobile>", issue), ("send task body", send)):
                 profiler = Profiler(interval=0.0005)
                 started = time.process_time()

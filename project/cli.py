@@ -12,11 +12,10 @@ from . import metrics
 from .abuse import BudgetExhausted
 from .check import run_checks
 from .codes import Cooldown, DailyLimit, InvalidChannel, InvalidPurpose, issue_code
-from .delivery.reports import get_records
 from .errors import UNAVAILABLE
 from .mobile import InvalidMobile, mask_mobile, validate_mobile
 from .queue import queue_stats
-from .redis_store import TIMEZONE, get_redis
+from .redis_store import TIMEZONE, get_ledger, get_redis
 from .tasks import send_sms
 
 sms = AppGroup("sms", help="Verification codes from the command line.")
@@ -89,7 +88,7 @@ def status_command(mobile: str) -> None:
     except InvalidMobile as exc:
         raise click.BadParameter(str(exc), param_hint="MOBILE") from None
     try:
-        sends = get_records().last_sends(mobile)
+        sends = get_ledger().last_sends(mobile)
     except UNAVAILABLE as exc:
         raise click.ClickException(f"unavailable: {type(exc).__name__}") from None
     if not sends:

@@ -15,6 +15,8 @@ Cluster (``REDIS_CLUSTER_NODES``).
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -77,11 +79,13 @@ def connect(config: dict) -> Redis | RedisCluster:
 
 
 def init_app(app: Flask) -> None:
-    """Create the app's Redis client (short time-outs), code store and send ledger."""
+    """Create the app's Redis client (short time-outs), code store, send ledger, abuse store."""
     client = connect(app.config)
     app.extensions[EXTENSION] = client
     app.extensions[STORE] = CodeStore(client)
-    app.extensions[LEDGER] = SendLedger(client, app.config["SMS_SEND_LOCK_TTL"])
+    app.extensions[LEDGER] = SendLedger(
+        client, app.config["SMS_SEND_LOCK_TTL"], keep=app.config["SMS_REPORT_TTL"]
+    )
     app.extensions[ABUSE] = AbuseStore(client)
 
 
@@ -212,16 +216,6 @@ if left <= 0 then
   return 0
 end
 return left
-"""
-
-# KEYS: sent mark, in-flight lock. ARGV: lock owner, lock seconds.
-# 'sent' if this send already went out, 'busy' if another delivery of the
-# same message is sending it now, else 'go' (and the lock is ours).
-BEGIN_SEND = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'sent' end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 'go' end
-if redis.call('GET', KEYS[2]) == ARGV[1] then return 'go' end
-return 'busy'
 """
 
 ISSUED, COOLDOWN, DAILY_CAP = 0, 1, 2
@@ -366,42 +360,6 @@ class CodeStore:
         lives as long as the token could still be presented, then goes.
         """
         return bool(self.client.set(self._redeemed_key(mobile, token_id), 1, nx=True, ex=lifetime))
-
-
-class SendLedger:
-    """Which sends went out, by task id: a redelivered message is not sent twice.
-
-    The mark outlives any redelivery (those come within the broker's
-    visibility timeout). The lock outlives one provider call (bounded by
-    ``SMS_PROVIDER_TIMEOUT`` on every pool; ``SMS_SEND_LOCK_TTL`` is that plus
-    a margin) and is released as soon as the call is over; when its process
-    died mid-send, the redelivered message waits for it to lapse.
-    """
-
-    SENT_TTL = 3600
-
-    def __init__(self, client: Redis, lock_ttl: int) -> None:
-        self.client = client
-        self.lock_ttl = lock_ttl
-        self._begin = client.register_script(BEGIN_SEND)
-
-    @staticmethod
-    def _keys(send_id: str) -> list[str]:
-        return [f"sms:send:{{{send_id}}}:sent", f"sms:send:{{{send_id}}}:lock"]
-
-    def begin(self, send_id: str, owner: str) -> str:
-        """'go', 'sent' or 'busy' (see BEGIN_SEND)."""
-        return self._begin(self._keys(send_id), [owner, self.lock_ttl]).decode()
-
-    def finish(self, send_id: str, sent: bool, counter: str) -> None:
-        """Release the lock, remember the send if it went out, count ``counter``."""
-        sent_key, lock_key = self._keys(send_id)
-        with self.client.pipeline(transaction=False) as pipe:
-            if sent:
-                pipe.set(sent_key, 1, ex=self.SENT_TTL)
-            pipe.delete(lock_key)
-            add_counts(pipe, counter)
-            pipe.execute()
 
 
 def hour_label(now: datetime) -> str:
@@ -667,14 +625,28 @@ return 'closed'
 """
 )
 
-# KEYS: a send's record. ARGV: masked mobile, now, keep. Creates it (queued)
-# once; returns the provider it is pinned to, if any.
-SEND_START = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'mobile', ARGV[1], 'state', 'queued', 'queued_at', ARGV[2])
+# KEYS: a send's sent mark, in-flight lock and record (one slot: the send
+# id's). ARGV: lock owner, lock seconds, masked mobile, now, keep, first
+# choice of provider. {'sent'} if this send already went out; {'busy'} if
+# another delivery of the same message is sending it now; else the lock is
+# ours, the record exists (queued), and {'go', pin, fresh}: the provider the
+# send is tied to, fresh 1 when tied here to the first choice rather than by
+# an earlier attempt.
+SEND_BEGIN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'sent'} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2])
+   and redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return {'busy'}
 end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return redis.call('HGET', KEYS[1], 'pin')
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('HSET', KEYS[3], 'mobile', ARGV[3], 'state', 'queued', 'queued_at', ARGV[4])
+end
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+local pin = redis.call('HGET', KEYS[3], 'pin')
+if pin then return {'go', pin, 0} end
+if ARGV[6] == '' then return {'go', '', 0} end
+redis.call('HSET', KEYS[3], 'pin', ARGV[6])
+return {'go', ARGV[6], 1}
 """
 
 # KEYS: a send's record. ARGV: new state, then field, value pairs.
@@ -700,6 +672,16 @@ def observe(
     pipe.hincrby(key, f"{provider}:count", 1)
 
 
+@dataclass(frozen=True)
+class ProviderCall:
+    """One call to a provider, as its breaker and the per-provider metrics count it."""
+
+    provider: str
+    ok: bool  # no trouble of the vendor's (a definite answer about this message)
+    outcome: str  # sent, retry, give_up or failover
+    seconds: float
+
+
 class CircuitBreakers:
     """One breaker per provider, in Redis so that every worker sees the same state."""
 
@@ -717,15 +699,29 @@ class CircuitBreakers:
         """'closed' or 'probe' (go ahead) or 'open' (skip this provider)."""
         return self._allow([self._key(provider)], [self.cooldown, self.probe_lease]).decode()
 
-    def record(self, provider: str, ok: bool, outcome: str, seconds: float) -> None:
-        """The call's outcome for the breaker; its count and latency by provider."""
+    def queue_opened(self, pipe: Pipeline, providers: Sequence[str]) -> None:
+        """Queue whether each breaker has opened: a read, so it can ride ahead of a send.
+
+        A breaker that never opened is closed and needs no ``allow``, the
+        common case; one that did is asked (it may be due a probe).
+        """
+        for provider in providers:
+            pipe.hexists(self._key(provider), "opened_at")
+
+    def record(self, call: ProviderCall) -> None:
+        """Count one call's outcome (see ``queue_record``) in a round trip of its own."""
         with self.client.pipeline(transaction=False) as pipe:
-            in_pipeline(
-                pipe, self._record, [self._key(provider)], [int(ok), self.failures, BREAKER_KEEP]
-            )
-            pipe.hincrby(PROVIDER_SENDS_KEY, f"{provider}:{outcome}", 1)
-            observe(pipe, PROVIDER_LATENCY_KEY, provider, seconds, LATENCY_BUCKETS)
+            self.queue_record(pipe, call)
             pipe.execute()
+
+    def queue_record(self, pipe: Pipeline, call: ProviderCall) -> None:
+        """Queue the call's outcome for the breaker, its count and latency by provider."""
+        provider = call.provider
+        in_pipeline(
+            pipe, self._record, [self._key(provider)], [int(call.ok), self.failures, BREAKER_KEEP]
+        )
+        pipe.hincrby(PROVIDER_SENDS_KEY, f"{provider}:{call.outcome}", 1)
+        observe(pipe, PROVIDER_LATENCY_KEY, provider, call.seconds, LATENCY_BUCKETS)
 
     def state(self, provider: str) -> str:
         """'closed', 'open' or 'half_open' (cool-down over: the next call probes)."""
@@ -737,17 +733,47 @@ class CircuitBreakers:
         return "open" if now - float(opened) < self.cooldown else "half_open"
 
 
-class SendRecords:
-    """Each send's provider, state and delivery report, found by send id, mobile or message id."""
+@dataclass(frozen=True)
+class Begun:
+    """What ``SendLedger.begin`` found: whether to send, and where."""
 
-    def __init__(self, client: Redis, keep: int) -> None:
-        self.client, self.keep = client, keep
-        self._start = client.register_script(SEND_START)
+    state: str  # 'go' (the lock is ours), 'sent' (already went out) or 'busy'
+    pin: str | None = None  # the provider the send is tied to
+    fresh: bool = False  # tied just now to the first choice, not by an earlier attempt
+    opened: frozenset[str] = frozenset()  # providers whose breaker must be asked first
+
+
+class SendLedger:
+    """Each send by task id: its sent mark, its lock and its record.
+
+    The mark makes a redelivered message send nothing: it outlives any
+    redelivery (those come within the broker's visibility timeout). The lock
+    outlives one provider call (bounded by ``SMS_PROVIDER_TIMEOUT`` on every
+    pool; ``SMS_SEND_LOCK_TTL`` is that plus a margin) and is released as
+    soon as the attempt is over; when its process died mid-send, the
+    redelivered message waits for it to lapse. The record (provider, pin,
+    state, delivery report) is found by send id, mobile or message id.
+
+    All three share the send id's slot, so an attempt costs two round trips
+    when all goes well: ``begin`` before the provider call, ``finish`` after.
+    """
+
+    SENT_TTL = 3600
+
+    def __init__(self, client: Redis, lock_ttl: int, keep: int) -> None:
+        self.client, self.lock_ttl, self.keep = client, lock_ttl, keep
+        self._begin = client.register_script(SEND_BEGIN)
         self._advance = client.register_script(SEND_ADVANCE)
 
     @staticmethod
     def _key(send_id: str) -> str:
         return f"sms:send:{{{send_id}}}"
+
+    @classmethod
+    def _keys(cls, send_id: str) -> list[str]:
+        """The sent mark, the lock and the record."""
+        record = cls._key(send_id)
+        return [f"{record}:sent", f"{record}:lock", record]
 
     @staticmethod
     def _mobile_key(mobile: str) -> str:
@@ -757,17 +783,42 @@ class SendRecords:
     def _message_key(provider: str, message_id: str) -> str:
         return f"sms:msgid:{{{provider}:{message_id}}}"
 
-    def start(self, send_id: str, mobile: str, masked: str, now: float) -> str | None:
-        """Record the send (queued) under its mobile; the provider it is pinned to, if any."""
+    def begin(
+        self,
+        send_id: str,
+        owner: str,
+        mobile: str,
+        masked: str,
+        first: str | None,
+        breakers: CircuitBreakers,
+        providers: Sequence[str],
+    ) -> Begun:
+        """Take the send's lock, record it under its mobile, tie it to ``first``: one round trip.
+
+        The same round trip reads which of ``providers``' breakers have opened.
+        Tying the send to its first choice before the call means a crash
+        mid-call leaves it tied there, so a redelivery never sends elsewhere.
+        """
         mobile_key = self._mobile_key(mobile)
+        args = [owner, self.lock_ttl, masked, time.time(), self.keep, first or ""]
         with self.client.pipeline(transaction=False) as pipe:
-            in_pipeline(pipe, self._start, [self._key(send_id)], [masked, now, self.keep])
+            in_pipeline(pipe, self._begin, self._keys(send_id), args)
             pipe.lrem(mobile_key, 0, send_id)
             pipe.lpush(mobile_key, send_id)
             pipe.ltrim(mobile_key, 0, SENDS_PER_MOBILE - 1)
             pipe.expire(mobile_key, self.keep)
-            pin = pipe.execute()[0]
-        return pin.decode() if pin else None
+            breakers.queue_opened(pipe, providers)
+            results = pipe.execute()
+        begun, opened = results[0], results[-len(providers) :] if providers else []
+        state = begun[0].decode()
+        if state != "go":
+            return Begun(state)
+        return Begun(
+            state,
+            pin=begun[1].decode() or None,
+            fresh=bool(begun[2]),
+            opened=frozenset(p for p, was in zip(providers, opened, strict=True) if was),
+        )
 
     def pin(self, send_id: str, provider: str | None) -> None:
         """Tie the send to ``provider`` before calling it (None: it certainly did not take it)."""
@@ -776,16 +827,38 @@ class SendRecords:
         else:
             self.client.hdel(self._key(send_id), "pin")
 
-    def sent(self, send_id: str, provider: str, message_id: str | None, now: float) -> None:
-        fields = ["provider", provider, "sent_at", now, "message_id", message_id or ""]
-        with self.client.pipeline(transaction=False) as pipe:
-            in_pipeline(pipe, self._advance, [self._key(send_id)], ["sent", *fields])
-            if message_id:
-                pipe.set(self._message_key(provider, message_id), send_id, ex=self.keep)
-            pipe.execute()
+    def finish(
+        self,
+        send_id: str,
+        counter: str,
+        *,
+        breakers: CircuitBreakers,
+        calls: Sequence[ProviderCall] = (),
+        sent_by: tuple[str, str | None] | None = None,
+        failure: str | None = None,
+    ) -> None:
+        """End an attempt in one round trip: release the lock and count ``counter``.
 
-    def failed(self, send_id: str, reason: str) -> None:
-        self._advance([self._key(send_id)], ["failed", "failure", reason])
+        ``sent_by`` (provider, message id): it went out; marked for good and
+        recorded. ``failure``: given up, recorded so. ``calls`` are counted
+        against their ``breakers``.
+        """
+        mark, lock, record = self._keys(send_id)
+        with self.client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                breakers.queue_record(pipe, call)
+            if sent_by is not None:
+                provider, message_id = sent_by
+                fields = ["provider", provider, "sent_at", time.time(), "message_id"]
+                in_pipeline(pipe, self._advance, [record], ["sent", *fields, message_id or ""])
+                if message_id:
+                    pipe.set(self._message_key(provider, message_id), send_id, ex=self.keep)
+                pipe.set(mark, 1, ex=self.SENT_TTL)
+            elif failure is not None:
+                in_pipeline(pipe, self._advance, [record], ["failed", "failure", failure])
+            pipe.delete(lock)
+            add_counts(pipe, counter)
+            pipe.execute()
 
     def report(
         self, provider: str, message_id: str, state: str, code: str, at: float

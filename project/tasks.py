@@ -21,13 +21,13 @@ from celery.signals import before_task_publish, task_revoked
 from flask import current_app
 
 from . import metrics
-from .delivery.chain import get_chain
+from .delivery.chain import Attempt, get_chain
 from .errors import UNAVAILABLE, unavailable
 from .logs import send_context
 from .mobile import mask_mobile
 from .providers import Action
 from .queue import PUBLISHED_AT
-from .redis_store import get_ledger, reset_after
+from .redis_store import reset_after
 from .sealing import SealBroken, unseal
 
 logger = logging.getLogger(__name__)
@@ -96,34 +96,33 @@ def _send(
     channel: str,
 ) -> None:
     send_id, masked = task.request.id, mask_mobile(mobile)
-    ledger = get_ledger()
+    chain = get_chain()
     try:
-        state = ledger.begin(send_id, secrets.token_hex(8))
+        begun = chain.begin(send_id, secrets.token_hex(8), mobile, masked, channel)
     except UNAVAILABLE as exc:
         if not unavailable(exc):
             raise
         # Without the ledger we cannot know whether this already went out.
         reset_after(exc)
         _wait(task, masked, attempts, f"Redis unavailable ({type(exc).__name__})")
-    if state == "sent":
+    if begun.state == "sent":
         logger.info("SMS to %s [%s] already sent; redelivered message ignored", masked, send_id)
         return
-    if state == "busy":
-        _wait(task, masked, attempts, "another delivery is sending it", ledger.lock_ttl / 4)
+    if begun.state == "busy":
+        _wait(task, masked, attempts, "another delivery is sending it", chain.ledger.lock_ttl / 4)
 
-    chain = get_chain()
+    attempt: Attempt | None = None
 
     def finish(sent: bool, counter: str) -> None:
         # Redis gone after the send: a retry or an ack must still happen. A
         # send that went out is worth waiting for, a failover's few seconds:
         # unrecorded, its redelivery (the ack is lost with the broker) would
         # send it again.
-        if counter == metrics.SENDS_FAILED:
-            chain.failed(send_id, counter)
+        failed = counter == metrics.SENDS_FAILED
         deadline = time.monotonic() + (RECORD_PATIENCE if sent else 0)
         while True:
             try:
-                ledger.finish(send_id, sent=sent, counter=counter)
+                chain.finish(send_id, attempt, counter, failed)
                 return
             except UNAVAILABLE as exc:
                 if not unavailable(exc):
@@ -142,7 +141,7 @@ def _send(
         logger.error("SMS to %s [%s] not sent: %s", masked, send_id, exc)
         return
     try:
-        result = chain.send(send_id, tid, mobile, clear, masked, purpose, channel)
+        attempt = chain.send(begun, send_id, tid, mobile, clear, masked, purpose, channel)
     except UNAVAILABLE as exc:
         if not unavailable(exc):
             finish(False, metrics.SENDS_FAILED)
@@ -154,6 +153,7 @@ def _send(
     except BaseException:
         finish(False, metrics.SENDS_FAILED)
         raise
+    result = attempt.result
     verdict = result.verdict
     if verdict.action is Action.SENT:
         finish(True, metrics.SENDS_SUCCEEDED)

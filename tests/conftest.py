@@ -41,6 +41,22 @@ TENCENT_SECRET_KEY = "tencent0secret0never0in0any0log1"
 TENCENT_APP_ID = "1400123456"
 SIGN_NAME = "测试签名"
 CALLBACK_TOKEN = "callback0token0never0in0any0log1"
+
+
+def attempt_send(app: Flask, send_id: str, mobile: str, datas: list[str], masked: str):
+    """One attempt of a send, as the task makes it: begin, the provider calls, finish."""
+    from project import metrics
+    from project.delivery.chain import get_chain
+
+    with app.app_context():
+        chain = get_chain()
+        begun = chain.begin(send_id, "test-owner", mobile, masked, "sms")
+        attempt = chain.send(begun, send_id, "1", mobile, datas, masked)
+        counter = metrics.SENDS_SUCCEEDED if attempt.result.ok else metrics.SENDS_RETRIED
+        chain.finish(send_id, attempt, counter, failed=False)
+    return attempt.result
+
+
 ALIYUN_TEMPLATES = {"register": "SMS_100001", "login": "SMS_100002", "reset_password": "SMS_100003"}
 TENCENT_TEMPLATES = {"register": "200001", "login": "200002", "reset_password": "200003"}
 

@@ -9,10 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from project import create_app
-from project.delivery.chain import get_chain
-from project.delivery.reports import get_records
-from project.redis_store import REPORT_METRICS_KEY, get_redis
-from tests.conftest import CALLBACK_TOKEN
+from project.redis_store import REPORT_METRICS_KEY, get_ledger, get_redis
+from tests.conftest import CALLBACK_TOKEN, attempt_send
 
 pytestmark = pytest.mark.code_store
 
@@ -35,8 +33,7 @@ def sent_through(app, vendor: str, sims) -> tuple[str, dict]:
     send_id = uuid.uuid4().hex
     if vendor == "tencent":
         sims["aliyun"].script({"code": "isv.AMOUNT_NOT_ENOUGH"})  # aliyun refuses: failover
-    with app.app_context():
-        result = get_chain().send(send_id, "1", MOBILE, ["123456", "5"], "138****5678")
+    result = attempt_send(app, send_id, MOBILE, ["123456", "5"], "138****5678")
     assert result.provider == vendor
     [record] = sims[vendor].delivered()
     return send_id, record
@@ -44,7 +41,7 @@ def sent_through(app, vendor: str, sims) -> tuple[str, dict]:
 
 def state_of(app, send_id: str) -> dict:
     with app.app_context():
-        return next(s for s in get_records().last_sends(MOBILE) if s["id"] == send_id)
+        return next(s for s in get_ledger().last_sends(MOBILE) if s["id"] == send_id)
 
 
 def report_counts(app) -> dict[str, int]:

@@ -11,7 +11,8 @@ import pytest
 from project import create_app
 from project.delivery.chain import get_chain
 from project.providers import Action
-from project.redis_store import CircuitBreakers, get_redis
+from project.redis_store import CircuitBreakers, ProviderCall, get_ledger, get_redis
+from tests.conftest import attempt_send
 
 pytestmark = pytest.mark.code_store
 
@@ -27,10 +28,7 @@ def chain_app(vendor_settings):
 
 
 def send(app, mobile: str = MOBILE, send_id: str | None = None):
-    with app.app_context():
-        return get_chain().send(
-            send_id or uuid.uuid4().hex, "1", mobile, ["123456", "5"], "138****5678"
-        )
+    return attempt_send(app, send_id or uuid.uuid4().hex, mobile, ["123456", "5"], "138****5678")
 
 
 def test_a_refused_connection_fails_over_to_the_next_provider_at_once(
@@ -84,6 +82,54 @@ def test_with_every_circuit_open_the_send_is_retried_later(chain_app, sim, aliyu
     assert len(sim.requests()) == 1 and len(aliyun_sim.requests()) == 1
 
 
+def record_of(app, send_id: str) -> dict[str, str]:
+    with app.app_context():
+        return next(s for s in get_ledger().last_sends(MOBILE) if s["id"] == send_id)
+
+
+def test_a_send_skips_an_open_circuit_and_is_tied_to_the_provider_that_took_it(
+    chain_app, sim, aliyun_sim
+):
+    app = chain_app(SMS_BREAKER_FAILURES="1", SMS_BREAKER_COOLDOWN="60")
+    with app.app_context():
+        get_chain().breakers.record(ProviderCall("ronglian", False, "retry", 0.1))
+    send_id = uuid.uuid4().hex
+
+    result = send(app, send_id=send_id)
+
+    assert (result.ok, result.provider) == (True, "aliyun")
+    assert sim.requests() == [] and len(aliyun_sim.requests()) == 1
+    record = record_of(app, send_id)
+    assert (record["state"], record["provider"], record["pin"]) == ("sent", "aliyun", "aliyun")
+
+
+def test_a_send_that_reached_no_provider_is_tied_to_none(chain_app, sim, aliyun_sim):
+    app = chain_app(SMS_BREAKER_FAILURES="1", SMS_BREAKER_COOLDOWN="60")
+    with app.app_context():
+        for name in ("ronglian", "aliyun"):
+            get_chain().breakers.record(ProviderCall(name, False, "retry", 0.1))
+    send_id = uuid.uuid4().hex
+
+    result = send(app, send_id=send_id)
+
+    assert result.status_code == "CircuitOpen"
+    assert sim.requests() == [] and aliyun_sim.requests() == []
+    record = record_of(app, send_id)
+    assert record["state"] == "queued" and "pin" not in record  # its retry may go anywhere
+
+
+def test_a_redelivered_send_that_already_went_out_calls_no_provider(chain_app, sim, aliyun_sim):
+    app = chain_app()
+    send_id = uuid.uuid4().hex
+    send(app, send_id=send_id)
+
+    with app.app_context():
+        again = get_chain().begin(send_id, "another-owner", MOBILE, "138****5678", "sms")
+
+    assert again.state == "sent"
+    assert len(sim.requests()) == 1 and aliyun_sim.requests() == []
+
+
 @pytest.fixture
 def breakers(redis_url, app):
     return CircuitBreakers(get_redis(app), failures=3, cooldown=0.5, probe_lease=5)
@@ -91,13 +137,13 @@ def breakers(redis_url, app):
 
 def test_a_breaker_opens_after_n_consecutive_failures_only(breakers):
     for _ in range(2):
-        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
-    breakers.record("ronglian", ok=True, outcome="sent", seconds=0.1)  # the run is broken
+        breakers.record(ProviderCall("ronglian", False, "retry", 0.1))
+    breakers.record(ProviderCall("ronglian", True, "sent", 0.1))  # the run is broken
     for _ in range(2):
-        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
+        breakers.record(ProviderCall("ronglian", False, "retry", 0.1))
     assert breakers.allow("ronglian") == "closed"
 
-    breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
+    breakers.record(ProviderCall("ronglian", False, "retry", 0.1))
 
     assert breakers.allow("ronglian") == "open"
     assert breakers.state("ronglian") == "open"
@@ -106,7 +152,7 @@ def test_a_breaker_opens_after_n_consecutive_failures_only(breakers):
 
 def test_after_the_cooldown_exactly_one_of_many_workers_probes(breakers):
     for _ in range(3):
-        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
+        breakers.record(ProviderCall("ronglian", False, "retry", 0.1))
     time.sleep(0.6)
     assert breakers.state("ronglian") == "half_open"
 
@@ -118,15 +164,15 @@ def test_after_the_cooldown_exactly_one_of_many_workers_probes(breakers):
 
 def test_a_successful_probe_closes_and_a_failed_one_reopens(breakers):
     for _ in range(3):
-        breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
+        breakers.record(ProviderCall("ronglian", False, "retry", 0.1))
     time.sleep(0.6)
     assert breakers.allow("ronglian") == "probe"
-    breakers.record("ronglian", ok=False, outcome="retry", seconds=0.1)
+    breakers.record(ProviderCall("ronglian", False, "retry", 0.1))
     assert breakers.allow("ronglian") == "open"  # a new cool-down
 
     time.sleep(0.6)
     assert breakers.allow("ronglian") == "probe"
-    breakers.record("ronglian", ok=True, outcome="sent", seconds=0.1)
+    breakers.record(ProviderCall("ronglian", True, "sent", 0.1))
 
     assert breakers.allow("ronglian") == "closed"
     assert breakers.state("ronglian") == "closed"

@@ -225,12 +225,13 @@ def test_rabbitmq_queues_are_durable_and_messages_persistent(settings, rabbitmq_
 
 
 def test_waiting_for_another_deliverys_lock_does_not_spend_the_retry_budget(app, start_worker, sim):
-    from project.redis_store import get_ledger
+    from project.delivery.chain import get_chain
 
     budget = {"SMS_MAX_RETRIES": "1", "SMS_RETRY_BACKOFF": "0.2", "SMS_RETRY_BACKOFF_MAX": "1"}
     send_id = str(uuid.uuid4())
     with app.app_context():
-        assert get_ledger().begin(send_id, "another-delivery") == "go"  # held for its lock TTL
+        begun = get_chain().begin(send_id, "another-delivery", MOBILE, "138****5678", "sms")
+        assert begun.state == "go"  # held for its lock TTL
     worker = start_worker(env=budget, pool="threads")
     sim.script({"http": 500})  # one transient failure once the lock lapses
 

@@ -10,27 +10,23 @@ from __future__ import annotations
 from flask import Flask
 
 from ..providers import get_providers
-from ..redis_store import CircuitBreakers, SendRecords, get_redis
+from ..redis_store import CircuitBreakers, get_ledger, get_redis
 from . import metrics, views
-from .chain import BREAKERS, CHAIN, RECORDS, ProviderChain
+from .chain import CHAIN, ProviderChain
 
 __all__ = ["init_app"]
 
 
 def init_app(app: Flask) -> None:
-    """Breakers and send records on the app's Redis; the chain over its providers."""
+    """Breakers on the app's Redis; the chain over its providers and the send ledger."""
     config = app.config
-    client = get_redis(app)
     breakers = CircuitBreakers(
-        client,
+        get_redis(app),
         failures=config["SMS_BREAKER_FAILURES"],
         cooldown=config["SMS_BREAKER_COOLDOWN"],
         # A probe's lease outlives its call, so a second probe cannot start meanwhile.
         probe_lease=config["SMS_PROVIDER_TIMEOUT"] + 5,
     )
-    records = SendRecords(client, keep=config["SMS_REPORT_TTL"])
-    app.extensions[BREAKERS] = breakers
-    app.extensions[RECORDS] = records
-    app.extensions[CHAIN] = ProviderChain(get_providers(app), breakers, records)
+    app.extensions[CHAIN] = ProviderChain(get_providers(app), breakers, get_ledger(app))
     app.register_blueprint(views.bp)
     metrics.init_app(app)

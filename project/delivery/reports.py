@@ -5,22 +5,15 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import current_app
-
 from ..providers.reports import DeliveryReport
-from ..redis_store import SendRecords
-from .chain import RECORDS
+from ..redis_store import get_ledger
 
 logger = logging.getLogger(__name__)
 
 
-def get_records() -> SendRecords:
-    return current_app.extensions[RECORDS]
-
-
 def record_reports(provider: str, reports: list[DeliveryReport]) -> dict[str, int]:
     """Apply each report to its send (forward only) and count it; outcomes counted."""
-    records = get_records()
+    records = get_ledger()
     outcomes: dict[str, int] = {}
     for report in reports:
         state = "delivered" if report.delivered else "failed"

@@ -24,9 +24,9 @@ class NullProvider:
         return SendResult(self.name, "000000", SENT)
 
 
-# The chain as production builds it (breaker, send records), over the null provider.
+# The chain as production builds it (breakers, send ledger), over the null provider.
 _chain = get_chain(app)
-app.extensions[CHAIN] = ProviderChain([NullProvider()], _chain.breakers, _chain.records)
+app.extensions[CHAIN] = ProviderChain([NullProvider()], _chain.breakers, _chain.ledger)
 
 
 @celery.task(name="bench_noop", base=Task, ignore_result=True)

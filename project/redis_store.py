@@ -575,9 +575,10 @@ class AbuseStore:
 
 BREAKER_KEEP = 86400
 REPORT_METRICS_KEY = "sms:metrics:reports"
-DELIVERY_SECONDS_KEY = "sms:metrics:delivery_seconds"
+# Histograms keep each bucket's own count (see ``observe``).
+DELIVERY_SECONDS_KEY = "sms:metrics:delivery_seconds:by_bucket"
 PROVIDER_SENDS_KEY = "sms:metrics:provider_sends"
-PROVIDER_LATENCY_KEY = "sms:metrics:provider_latency"
+PROVIDER_LATENCY_KEY = "sms:metrics:provider_latency:by_bucket"
 # Upper bounds (seconds) of the histograms' buckets.
 DELIVERY_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -604,19 +605,16 @@ return 'probe'
 """
 )
 
-# KEYS: the provider's breaker. ARGV: 1 (success) or 0, failures to open, keep.
-# A success closes it; a failure counts, and opens it at the threshold (or
-# re-opens it when it was open: a failed probe starts a new cool-down).
-BREAKER_RECORD = (
+# KEYS: the provider's breaker. ARGV: failures to open, keep. A failure
+# counts, and opens it at the threshold (or re-opens it when it was open: a
+# failed probe starts a new cool-down). A success closes it: a plain DEL
+# (``CircuitBreakers.queue_record``).
+BREAKER_FAILURE = (
     _NOW
     + """
-if ARGV[1] == '1' then
-  redis.call('DEL', KEYS[1])
-  return 'closed'
-end
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-if redis.call('HEXISTS', KEYS[1], 'opened_at') == 1 or failures >= tonumber(ARGV[2]) then
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if redis.call('HEXISTS', KEYS[1], 'opened_at') == 1 or failures >= tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'opened_at', tostring(now))
   redis.call('HDEL', KEYS[1], 'probe_until')
   return 'open'
@@ -649,27 +647,48 @@ redis.call('HSET', KEYS[3], 'pin', ARGV[6])
 return {'go', ARGV[6], 1}
 """
 
-# KEYS: a send's record. ARGV: new state, then field, value pairs.
-# States only move forward (queued, sent, delivered or failed): a repeated or
-# late report changes nothing. Returns {provider, sent_at} when it moved.
-SEND_ADVANCE = """
-local rank = {queued = 0, sent = 1, delivered = 2, failed = 2}
-local current = redis.call('HGET', KEYS[1], 'state')
-if not current or rank[current] >= rank[ARGV[1]] then return false end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], unpack(ARGV, 2))
-return {redis.call('HGET', KEYS[1], 'provider') or '', redis.call('HGET', KEYS[1], 'sent_at') or ''}
+# A send's record moves only forward (queued, sent, delivered or failed): a
+# repeated or late report changes nothing. Returns {provider, sent_at} when
+# it moved.
+_FORWARD = """
+local function forward(key, state, fields)
+  local rank = {queued = 0, sent = 1, delivered = 2, failed = 2}
+  local current = redis.call('HGET', key, 'state')
+  if not current or rank[current] >= rank[state] then return false end
+  redis.call('HSET', key, 'state', state, unpack(fields))
+  return {redis.call('HGET', key, 'provider') or '', redis.call('HGET', key, 'sent_at') or ''}
+end
 """
+
+# KEYS: a send's record. ARGV: new state, then field, value pairs.
+SEND_ADVANCE = _FORWARD + "return forward(KEYS[1], ARGV[1], {unpack(ARGV, 2)})"
+
+# KEYS: a send's sent mark, lock and record. ARGV: seconds to keep the sent
+# mark (0: it did not go out), the record's new state ('' for none), then
+# field, value pairs. Ends an attempt: the mark, if any, is set before the
+# lock goes, at once.
+SEND_FINISH = (
+    _FORWARD
+    + """
+if ARGV[1] ~= '0' then redis.call('SET', KEYS[1], 1, 'EX', ARGV[1]) end
+redis.call('DEL', KEYS[2])
+if ARGV[2] ~= '' then forward(KEYS[3], ARGV[2], {unpack(ARGV, 3)}) end
+return 1
+"""
+)
 
 
 def observe(
     pipe: Pipeline, key: str, provider: str, seconds: float, buckets: tuple[float, ...]
 ) -> None:
-    """Queue one observation of a per-provider histogram (cumulative buckets, sum, count)."""
-    for bound in (*buckets, float("inf")):
-        if seconds <= bound:
-            pipe.hincrby(key, f"{provider}:{bound}", 1)
+    """Queue one observation of a per-provider histogram: its bucket, and the sum.
+
+    Only the one bucket the observation falls in is counted (two commands, not
+    one per bound): the scrape adds them up into Prometheus' cumulative form.
+    """
+    bound = next((bound for bound in buckets if seconds <= bound), float("inf"))
+    pipe.hincrby(key, f"{provider}:{bound}", 1)
     pipe.hincrbyfloat(key, f"{provider}:sum", seconds)
-    pipe.hincrby(key, f"{provider}:count", 1)
 
 
 @dataclass(frozen=True)
@@ -689,7 +708,7 @@ class CircuitBreakers:
         self.client = client
         self.failures, self.cooldown, self.probe_lease = failures, cooldown, probe_lease
         self._allow = client.register_script(BREAKER_ALLOW)
-        self._record = client.register_script(BREAKER_RECORD)
+        self._failure = client.register_script(BREAKER_FAILURE)
 
     @staticmethod
     def _key(provider: str) -> str:
@@ -716,10 +735,11 @@ class CircuitBreakers:
 
     def queue_record(self, pipe: Pipeline, call: ProviderCall) -> None:
         """Queue the call's outcome for the breaker, its count and latency by provider."""
-        provider = call.provider
-        in_pipeline(
-            pipe, self._record, [self._key(provider)], [int(call.ok), self.failures, BREAKER_KEEP]
-        )
+        provider, key = call.provider, self._key(call.provider)
+        if call.ok:
+            pipe.delete(key)
+        else:
+            in_pipeline(pipe, self._failure, [key], [self.failures, BREAKER_KEEP])
         pipe.hincrby(PROVIDER_SENDS_KEY, f"{provider}:{call.outcome}", 1)
         observe(pipe, PROVIDER_LATENCY_KEY, provider, call.seconds, LATENCY_BUCKETS)
 
@@ -764,6 +784,7 @@ class SendLedger:
         self.client, self.lock_ttl, self.keep = client, lock_ttl, keep
         self._begin = client.register_script(SEND_BEGIN)
         self._advance = client.register_script(SEND_ADVANCE)
+        self._finish = client.register_script(SEND_FINISH)
 
     @staticmethod
     def _key(send_id: str) -> str:
@@ -803,8 +824,7 @@ class SendLedger:
         args = [owner, self.lock_ttl, masked, time.time(), self.keep, first or ""]
         with self.client.pipeline(transaction=False) as pipe:
             in_pipeline(pipe, self._begin, self._keys(send_id), args)
-            pipe.lrem(mobile_key, 0, send_id)
-            pipe.lpush(mobile_key, send_id)
+            pipe.lpush(mobile_key, send_id)  # a redelivery again: last_sends skips repeats
             pipe.ltrim(mobile_key, 0, SENDS_PER_MOBILE - 1)
             pipe.expire(mobile_key, self.keep)
             breakers.queue_opened(pipe, providers)
@@ -843,20 +863,18 @@ class SendLedger:
         recorded. ``failure``: given up, recorded so. ``calls`` are counted
         against their ``breakers``.
         """
-        mark, lock, record = self._keys(send_id)
+        if sent_by is not None:
+            provider, message_id = sent_by
+            fields = ["provider", provider, "sent_at", time.time(), "message_id", message_id or ""]
+            args = [self.SENT_TTL, "sent", *fields]
+        else:
+            args = [0, *(("failed", "failure", failure) if failure is not None else ("",))]
         with self.client.pipeline(transaction=False) as pipe:
             for call in calls:
                 breakers.queue_record(pipe, call)
-            if sent_by is not None:
-                provider, message_id = sent_by
-                fields = ["provider", provider, "sent_at", time.time(), "message_id"]
-                in_pipeline(pipe, self._advance, [record], ["sent", *fields, message_id or ""])
-                if message_id:
-                    pipe.set(self._message_key(provider, message_id), send_id, ex=self.keep)
-                pipe.set(mark, 1, ex=self.SENT_TTL)
-            elif failure is not None:
-                in_pipeline(pipe, self._advance, [record], ["failed", "failure", failure])
-            pipe.delete(lock)
+            in_pipeline(pipe, self._finish, self._keys(send_id), args)
+            if sent_by is not None and sent_by[1]:
+                pipe.set(self._message_key(*sent_by), send_id, ex=self.keep)
             add_counts(pipe, counter)
             pipe.execute()
 
@@ -885,7 +903,7 @@ class SendLedger:
 
     def last_sends(self, mobile: str) -> list[dict[str, str]]:
         """The mobile's latest sends, newest first (records that expired are left out)."""
-        ids = self.client.lrange(self._mobile_key(mobile), 0, -1)
+        ids = list(dict.fromkeys(self.client.lrange(self._mobile_key(mobile), 0, -1)))
         with self.client.pipeline(transaction=False) as pipe:
             for send_id in ids:
                 pipe.hgetall(self._key(send_id.decode()))

@@ -191,3 +191,17 @@ def test_readyz_shows_each_circuit_and_stays_ready_while_one_is_open(chain_app, 
     assert 'sms_provider_circuit_state{provider="ronglian"} 2.0' in metrics
     assert 'sms_provider_sends_total{outcome="failover",provider="ronglian"} 1.0' in metrics
     assert 'sms_provider_latency_seconds_count{provider="ronglian"} 1.0' in metrics
+
+
+def test_provider_latency_is_a_cumulative_histogram_on_metrics(chain_app, breakers):
+    app = chain_app()
+    for seconds in (0.03, 0.3, 20.0):
+        breakers.record(ProviderCall("ronglian", True, "sent", seconds))
+
+    metrics = app.test_client().get("/metrics").text
+
+    for bound, count in (("0.05", 1), ("0.25", 1), ("0.5", 2), ("10.0", 2), ("+Inf", 3)):
+        line = f'sms_provider_latency_seconds_bucket{{le="{bound}",provider="ronglian"}} {count}.0'
+        assert line in metrics
+    assert 'sms_provider_latency_seconds_count{provider="ronglian"} 3.0' in metrics
+    assert 'sms_provider_latency_seconds_sum{provider="ronglian"} 20.33' in metrics

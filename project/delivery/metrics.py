@@ -86,14 +86,16 @@ class DeliveryCollector:
 def _histogram(
     raw: dict[bytes, bytes], name: str, documentation: str, bounds: tuple[float, ...]
 ) -> HistogramMetricFamily:
-    """A per-provider histogram from its Redis hash (see ``redis_store.observe``)."""
+    """A per-provider histogram from its hash of per-bucket counts (``redis_store.observe``)."""
     histogram = HistogramMetricFamily(name, documentation, labels=["provider"])
     by_provider: dict[str, dict[str, str]] = {}
     for provider, label, value in _labelled(raw):
         by_provider.setdefault(provider, {})[label] = value
     for provider, fields in sorted(by_provider.items()):
-        buckets = [(str(bound), int(fields.get(str(bound), 0))) for bound in bounds]
-        buckets.append(("+Inf", int(fields.get(str(float("inf")), 0))))
+        buckets, total = [], 0
+        for bound in (*bounds, float("inf")):
+            total += int(fields.get(str(bound), 0))
+            buckets.append(("+Inf" if bound == float("inf") else str(bound), total))
         histogram.add_metric([provider], buckets, float(fields.get("sum", 0)))
     return histogram
 

@@ -13,14 +13,14 @@ logger = logging.getLogger(__name__)
 
 def record_reports(provider: str, reports: list[DeliveryReport]) -> dict[str, int]:
     """Apply each report to its send (forward only) and count it; outcomes counted."""
-    records = get_ledger()
+    ledger = get_ledger()
     outcomes: dict[str, int] = {}
     for report in reports:
         state = "delivered" if report.delivered else "failed"
-        outcome, seconds = records.report(
+        outcome, seconds = ledger.report(
             provider, report.message_id, state, report.code, report.at or time.time()
         )
-        records.count_report(provider, outcome, seconds)
+        ledger.count_report(provider, outcome, seconds)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if outcome == "unknown":
             logger.info("%s report for an unknown message id ignored", provider)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -90,3 +95,58 @@ def test_console_provider_shows_the_code_with_a_masked_mobile(caplog):
 
     assert "SMS to 138****5678: code 123456 (valid 5 min)" in caplog.text
     assert MOBILE not in caplog.text
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A plain-HTTP forward proxy: records each target it is asked for, relays both ways."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.server.targets.append(self.path)  # type: ignore[attr-defined]
+        target = urlsplit(self.path)  # a proxy is asked for the absolute URI
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        skip = {"host", "connection", "proxy-connection"}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+        upstream = http.client.HTTPConnection(target.netloc, timeout=10)
+        upstream.request("POST", f"{target.path}?{target.query}", body, headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.getheader("Content-Type", "application/json"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    server.targets = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("bypassed", [False, True], ids=["proxied", "no_proxy"])
+def test_a_worker_sends_through_the_proxy_its_environment_names(
+    app, start_worker, sim, proxy, bypassed
+):
+    url = f"http://127.0.0.1:{proxy.server_address[1]}"
+    no_proxy = "127.0.0.1" if bypassed else ""
+    env = {"http_proxy": url, "HTTP_PROXY": url, "no_proxy": no_proxy, "NO_PROXY": no_proxy}
+    start_worker(env=env, pool="threads")
+
+    assert app.test_client().post(f"/users/sms/{MOBILE}").status_code == 200
+
+    [sms] = sim.wait_for(1, timeout=30)
+    assert sms["to"] == MOBILE
+    if bypassed:
+        assert proxy.targets == []
+    else:
+        [target] = proxy.targets
+        assert target.startswith(f"{sim.url}/2013-12-26/Accounts/{ACC_ID}/SMS/")

@@ -9,7 +9,10 @@ process-global state, so it is safe under the threads and gevent pools.
 
 The SDK also calls ``requests.post`` afresh for every SMS: a new TCP and TLS
 connection each time. Its ``requests`` is shadowed the same way by one
-keep-alive ``Session`` per thread (per greenlet under gevent), which also
+keep-alive ``Session`` per thread (per greenlet under gevent). The proxy
+settings (``HTTPS_PROXY``, ``NO_PROXY``...) and CA bundle the environment
+names are read once per vendor address, not on every call as ``requests``
+does (a quarter of a send's CPU in the worker). The session also
 holds each call to a wall-clock deadline (``SMS_PROVIDER_TIMEOUT``): the
 SDK's own ``(2, 5)`` time-outs are per socket read, so a provider that
 trickles its answer would hold a send for ever, on every pool (the threads
@@ -23,6 +26,7 @@ methods (nothing copied), through the same pooled ``post`` and deadline.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -61,9 +65,23 @@ class _PooledRequests:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            session.trust_env = False  # the environment is read once, by _environment
             for scheme in ("http://", "https://"):
                 session.mount(scheme, bound(HTTPAdapter()))
-        return session.post(url, **kwargs)
+        proxies, verify = _environment("/".join(url.split("/", 3)[:3]))
+        return session.post(url, proxies=proxies, verify=verify, **kwargs)
+
+
+@functools.cache
+def _environment(origin: str) -> tuple[dict[str, str], str | bool]:
+    """The proxies and CA bundle the environment names for ``origin``, as ``requests`` reads them.
+
+    ``requests`` reads them again on every call (``trust_env``); the
+    environment does not change under a running process. A ``.netrc`` is not
+    read: the vendor signs each request itself.
+    """
+    settings = requests.Session().merge_environment_settings(origin, {}, None, None, None)
+    return settings["proxies"], settings["verify"]
 
 
 class _QuietTraceback:

@@ -810,18 +810,18 @@ class SendLedger:
         owner: str,
         mobile: str,
         masked: str,
-        first: str | None,
         breakers: CircuitBreakers,
         providers: Sequence[str],
     ) -> Begun:
-        """Take the send's lock, record it under its mobile, tie it to ``first``: one round trip.
+        """Take the send's lock, record it under its mobile, tie it to the first of ``providers``.
 
-        The same round trip reads which of ``providers``' breakers have opened.
+        One round trip, which also reads which of ``providers``' breakers have opened.
         Tying the send to its first choice before the call means a crash
         mid-call leaves it tied there, so a redelivery never sends elsewhere.
         """
         mobile_key = self._mobile_key(mobile)
-        args = [owner, self.lock_ttl, masked, time.time(), self.keep, first or ""]
+        first = providers[0] if providers else ""
+        args = [owner, self.lock_ttl, masked, time.time(), self.keep, first]
         with self.client.pipeline(transaction=False) as pipe:
             in_pipeline(pipe, self._begin, self._keys(send_id), args)
             pipe.lpush(mobile_key, send_id)  # a redelivery again: last_sends skips repeats

@@ -22,7 +22,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from project import create_app
+from project import create_app, metrics
+from project.delivery.chain import get_chain
 from tools.aliyun_sim import AliyunSimulator
 from tools.rabbitmq_server import RabbitMQServer, rabbitmq_binary
 from tools.redis_cluster import RedisClusterServers
@@ -45,9 +46,6 @@ CALLBACK_TOKEN = "callback0token0never0in0any0log1"
 
 def attempt_send(app: Flask, send_id: str, mobile: str, datas: list[str], masked: str):
     """One attempt of a send, as the task makes it: begin, the provider calls, finish."""
-    from project import metrics
-    from project.delivery.chain import get_chain
-
     with app.app_context():
         chain = get_chain()
         begun = chain.begin(send_id, "test-owner", mobile, masked, "sms")

@@ -51,9 +51,8 @@ class ProviderChain:
 
     def begin(self, send_id: str, owner: str, mobile: str, masked: str, channel: str) -> Begun:
         """Lock and record the send, pinned to its first choice; Redis errors propagate."""
-        names = self._names(channel)
         return self.ledger.begin(
-            send_id, owner, mobile, masked, names[0] if names else None, self.breakers, names
+            send_id, owner, mobile, masked, self.breakers, self._names(channel)
         )
 
     def send(

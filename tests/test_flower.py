@@ -37,7 +37,6 @@ def test_flower_shows_the_sends_and_no_code_mobile_or_secret(
 
     app = create_app(env)
     client = app.test_client()
-    sim.script({"http": 500})  # the first send is retried: its retry must be masked too
     mobiles: list[str] = []
     tasks: dict = {}
     deadline = time.monotonic() + 60
@@ -46,13 +45,17 @@ def test_flower_shows_the_sends_and_no_code_mobile_or_secret(
     while not any(t["state"] == "SUCCESS" and t["name"] for t in tasks.values()):
         assert time.monotonic() < deadline, f"Flower saw no finished send: {tasks}"
         mobile = f"1390000{len(mobiles):04d}"
+        sim.script({"http": 500})  # every send is retried once: its retry must be masked too
         assert client.post(f"/users/sms/{mobile}").status_code == 200
         mobiles.append(mobile)
         time.sleep(1)
         tasks = requests.get(f"{base}/api/tasks", auth=AUTH, timeout=5).json()
 
     sends = [t for t in tasks.values() if t["name"] == "send_sms"]
-    assert sends and all("****" in t["args"] for t in sends)
+    masked = [f"{mobile[:3]}****{mobile[-4:]}" for mobile in mobiles]  # as in the logs
+    # Flower may have missed the first sends' start; every send it saw shows one masked.
+    assert sends and all(any(m in t["args"] for m in masked) for t in sends)
+    assert any(t["retries"] for t in sends), "Flower saw no retried send"
     pages = [requests.get(f"{base}/api/tasks", auth=AUTH, timeout=5).text]
     for task_id in tasks:
         page = requests.get(f"{base}/task/{task_id}", auth=AUTH, timeout=5)
@@ -80,7 +83,6 @@ def test_flower_shows_the_sends_and_no_code_mobile_or_secret(
 
     codes = [sms["datas"][0] for sms in sim.requests() if sms["datas"]]
     assert codes, "the worker sent no SMS"
-    assert f"{mobiles[0][:3]}****{mobiles[0][-4:]}" in seen  # masked, as in the logs
     for mobile in mobiles:
         assert mobile not in seen
     for code in codes:

@@ -93,7 +93,9 @@ def test_the_sixth_code_for_one_mobile_in_a_day_is_refused(limited):
     assert statuses == [(200, None)] * 5 + [(429, "rate_limited")]
     assert answer.json["errmsg"] == f"请求过于频繁，请{answer.json['interval']}秒后再试"
     # The cap is RongLian's: per calendar day in Beijing, so it lifts at midnight there.
-    assert 1 <= answer.json["interval"] <= seconds_until_tomorrow()
+    # The count outlives midnight by under a second and Redis rounds its TTL: a retry
+    # after ``interval`` is never early, and never more than two seconds late.
+    assert 1 <= answer.json["interval"] <= seconds_until_tomorrow() + 1
     assert answer.headers["Retry-After"] == str(answer.json["interval"])
     assert answer.headers["X-RateLimit-Limit"] == "5"
 

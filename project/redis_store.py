@@ -727,12 +727,6 @@ class CircuitBreakers:
         for provider in providers:
             pipe.hexists(self._key(provider), "opened_at")
 
-    def record(self, call: ProviderCall) -> None:
-        """Count one call's outcome (see ``queue_record``) in a round trip of its own."""
-        with self.client.pipeline(transaction=False) as pipe:
-            self.queue_record(pipe, call)
-            pipe.execute()
-
     def queue_record(self, pipe: Pipeline, call: ProviderCall) -> None:
         """Queue the call's outcome for the breaker, its count and latency by provider."""
         provider, key = call.provider, self._key(call.provider)
